@@ -1,0 +1,1 @@
+"""The hidden grading suites: never released."""

@@ -1,0 +1,89 @@
+"""The one assignment config: model limits, score scales, time budgets, fast mode.
+
+The notebooks, the public checks and the grader all read these values; nothing else repeats them.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class ModelLimits:
+    """Size limits a submitted model must meet."""
+
+    max_parameters: int = 5_000_000
+    """Trainable and non-trainable parameters, counted with `numel`."""
+    max_file_mb: float = 20.0
+    """Size of the saved `state_dict` file in MiB."""
+
+
+@dataclass(frozen=True)
+class Scale:
+    """A linear points scale: `floor` earns nothing, `target` earns full points."""
+
+    floor: float
+    target: float
+
+    def fraction(self, value: float) -> float:
+        """Share of the points earned by `value`, clipped to [0, 1]; works in both directions."""
+        if value != value:  # NaN earns nothing
+            return 0.0
+        frac = (value - self.floor) / (self.target - self.floor)
+        return float(min(1.0, max(0.0, frac)))
+
+
+@dataclass(frozen=True)
+class TimeBudgets:
+    """Wall-clock budgets, in seconds, for grading."""
+
+    call_s: float = 60.0
+    """One request to the sandboxed worker (a function call, a batch of predictions)."""
+    submission_s: float = 600.0
+    """Everything graded for one submission."""
+    notebook_cell_s: float = 120.0
+    """One notebook cell during autograding."""
+
+
+@dataclass(frozen=True)
+class AssignmentConfig:
+    """Everything that is a rule of the assignment."""
+
+    segmentation_limits: ModelLimits = field(default_factory=ModelLimits)
+    autoencoder_limits: ModelLimits = field(default_factory=lambda: ModelLimits(2_000_000, 10.0))
+    segmentation_miou: Scale = field(default_factory=lambda: Scale(floor=0.30, target=0.70))
+    """Mean IoU on hidden digit scenes -> share of the segmentation-quality points."""
+    reconstruction_mse: Scale = field(default_factory=lambda: Scale(floor=0.060, target=0.025))
+    """Autoencoder reconstruction MSE on hidden digits (lower is better)."""
+    few_label_accuracy: Scale = field(default_factory=lambda: Scale(floor=0.50, target=0.75))
+    """Accuracy of the classifier fine-tuned with few labels, on hidden digits."""
+    latent_dim: int = 20
+    """Latent size of the submitted autoencoder."""
+    labels_per_class: int = 10
+    """Labelled images per class in the few-labels regime."""
+    scene_size: int = 64
+    """Height and width of the digit scenes used for grading."""
+    hidden_scenes: int = 64
+    """Number of hidden scenes the grader generates."""
+    time: TimeBudgets = field(default_factory=TimeBudgets)
+    memory_mb: int = 3072
+    """Address-space limit of the sandboxed worker."""
+    model_names: tuple[str, ...] = ("segmentation", "autoencoder", "classifier")
+    """Models a submission holds, each as `models/<name>.pt` + `models/<name>.json`."""
+
+
+CONFIG = AssignmentConfig()
+"""The assignment config every part of the kit reads."""
+
+FAST_ENV = "KIT_FAST"
+"""Environment variable that turns fast mode on (notebooks and training scale down)."""
+
+
+def fast_mode() -> bool:
+    """True under `KIT_FAST=1`, nbgrader autograding (`NBGRADER_EXECUTION`) or CI (`CI=true`)."""
+    if os.environ.get(FAST_ENV, "").lower() in {"1", "true", "yes"}:
+        return True
+    if os.environ.get("NBGRADER_EXECUTION"):
+        return True
+    return os.environ.get("CI", "").lower() in {"1", "true", "yes"}

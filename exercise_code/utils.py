@@ -1,0 +1,48 @@
+"""Small helpers with one home: seeding, device pick, relative error."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import torch
+
+
+def seed_everything(seed: int) -> None:
+    """Seed `random`, `numpy` and `torch` (all devices)."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def pick_device(prefer: str | None = None) -> torch.device:
+    """The best available device: cuda, then mps, then cpu (or `prefer` when given)."""
+    if prefer is not None:
+        return torch.device(prefer)
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def rel_error(x: torch.Tensor, y: torch.Tensor) -> float:
+    """Largest relative error max|x - y| / max(1e-8, |x| + |y|), as a float."""
+    x, y = torch.as_tensor(x).double(), torch.as_tensor(y).double()
+    return float(((x - y).abs() / (x.abs() + y.abs()).clamp_min(1e-8)).max())
+
+
+def as_pair(value: int | tuple[int, int], name: str) -> tuple[int, int]:
+    """`value` as a pair of ints; raises ValueError naming `name` otherwise."""
+    if isinstance(value, bool):
+        raise ValueError(f"{name} must be an int or a pair of ints, got {value!r}")
+    if isinstance(value, int):
+        return (value, value)
+    if (
+        isinstance(value, tuple | list)
+        and len(value) == 2
+        and all(isinstance(v, int) and not isinstance(v, bool) for v in value)
+    ):
+        return (int(value[0]), int(value[1]))
+    raise ValueError(f"{name} must be an int or a pair of ints, got {value!r}")
