@@ -28,11 +28,24 @@ def _result(student: str, points: tuple[float, float], status: str = "graded") -
         "isolation": "bubblewrap",
         "seconds": 3.5,
         "tests": [
-            {"name": "layers::conv_transpose2d[0]", "part": "layers", "concept": "transpose convolution",
-             "points": points[0], "max_points": 2.0, "status": "passed" if points[0] == 2 else "failed",
-             "message": "max error 3e-1 at stride=2, padding=1"},
-            {"name": "quality::segmentation_miou", "part": "quality", "concept": "FCN",
-             "points": points[1], "max_points": 4.0, "status": "timeout", "message": "call took > 60 s"},
+            {
+                "name": "layers::conv_transpose2d[0]",
+                "part": "layers",
+                "concept": "transpose convolution",
+                "points": points[0],
+                "max_points": 2.0,
+                "status": "passed" if points[0] == 2 else "failed",
+                "message": "max error 3e-1 at stride=2, padding=1",
+            },
+            {
+                "name": "quality::segmentation_miou",
+                "part": "quality",
+                "concept": "FCN",
+                "points": points[1],
+                "max_points": 4.0,
+                "status": "timeout",
+                "message": "call took > 60 s",
+            },
         ],
     }
 
