@@ -32,7 +32,8 @@ PY="${AUTOGRADER_PYTHON:-/autograder/venv/bin/python}"
 mkdir -p "$ROOT/results"
 "$PY" -m autograder.export.entry --root "$ROOT" || true
 if [ ! -s "$ROOT/results/results.json" ]; then
-  printf '%s\\n' '{"score": 0, "output": "The autograder could not start; staff have been notified by this message. Please resubmit later or contact the course staff.", "tests": []}' > "$ROOT/results/results.json"
+  MSG="The autograder could not start. Please resubmit later or contact the course staff."
+  printf '{"score": 0, "output": "%s", "tests": []}\\n' "$MSG" > "$ROOT/results/results.json"
 fi
 exit 0
 """
