@@ -1,4 +1,4 @@
-"""Transposed convolution: by its definition (loops), and vectorised (a matmul, then col2im with fold).
+"""Transposed convolution: by its definition (loops), and vectorised (a matmul, then col2im by fold).
 
 Every input value scales a copy of the kernel; copies are placed `stride` apart in the output and
 overlapping copies add up. This is the adjoint of `conv2d` with the same arguments.
@@ -105,16 +105,16 @@ def conv_transpose2d(
         raise ValueError(f"padding {(pH, pW)} crops the whole output (size {H_out}x{W_out})")
     # BEGIN SOLUTION
     g = groups
-    # one kernel copy per input pixel, scaled by it: (N, g, C_in/g, H*W) x (g, C_in/g, C_out/g*kH*kW)
-    cols = torch.einsum(
-        "ngil,gio->ngol",
-        x.reshape(N, g, C_in // g, H * W),
-        weight.reshape(g, C_in // g, C_out_g * kH * kW),
-    ).reshape(N, g * C_out_g * kH * kW, H * W)  # (N, C_out*kH*kW, L), channel-major as fold wants
+    # one kernel copy per input pixel, scaled by it: (g, C_out/g*kH*kW, C_in/g) @ (N, g, C_in/g, H*W)
+    w_t = weight.reshape(g, C_in // g, C_out_g * kH * kW).transpose(1, 2)
+    cols = torch.matmul(w_t, x.reshape(N, g, C_in // g, H * W))  # (N, g, C_out/g*kH*kW, H*W)
+    cols = cols.reshape(N, g * C_out_g * kH * kW, H * W)  # channel-major, as fold wants
     full_size = ((H - 1) * sH + dH * (kH - 1) + 1, (W - 1) * sW + dW * (kW - 1) + 1)
     full = F.fold(cols, full_size, (kH, kW), dilation=(dH, dW), stride=(sH, sW))  # overlaps add up
-    # crop `padding` on top/left, `padding - output_padding` on bottom/right (negative -> zero rows)
-    out = F.pad(full, (-pW, oW - pW, -pH, oH - pH))
+    if oH <= pH and oW <= pW:  # crop `padding` on top/left and `padding - output_padding` on bottom/right
+        out = full[:, :, pH : pH + H_out, pW : pW + W_out]
+    else:  # output_padding reaches past the computed border: those rows and columns are zero
+        out = F.pad(full, (-pW, oW - pW, -pH, oH - pH))
     if bias is not None:
         out = out + bias.view(1, -1, 1, 1)
     return out
