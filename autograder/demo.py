@@ -1,69 +1,123 @@
-"""`make demo`: the main job, end to end on the embedded data, as a list of steps.
-
-Now: release the kit to build/release, then run the public checks on the reference and on the
-released skeleton and print both summaries.
-"""
+"""`make demo` (`python -m autograder.demo`): release the kit, then run the public checks on the
+reference and on the released skeleton, each in its own process. Steps run in order; a later issue
+appends the grading pipeline (submissions, sandbox, hidden suites, reports) as further steps."""
 
 from __future__ import annotations
 
+import argparse
+import json
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from autograder.cli import repo_root
+from autograder.errors import AutograderError
+from autograder.release import release
+from exercise_code.checks import CheckReport, Status
 
-BUILD = repo_root() / "build"
+CHECKS_TIMEOUT_S = 300
+"""Wall-clock limit of one public-checks process."""
 
 
-def _checks_in(path: Path | None) -> str:
-    """Run the public checks in a fresh interpreter with `path` (a release) first on sys.path."""
-    env = dict(os.environ)
-    if path is not None:
-        env["PYTHONPATH"] = str(path)
+@dataclass(frozen=True)
+class DemoSettings:
+    """What the demo works on."""
+
+    source: Path = field(default_factory=repo_root)
+    """The kit root (reference solutions)."""
+    out: Path = Path("build/release")
+    """Where the student release is written (relative paths are taken from `source`)."""
+    groups: tuple[str, ...] = ("layers",)
+    """Public check groups to run."""
+
+
+@dataclass
+class StepResult:
+    """One step's outcome: did it meet its expectation, and lines to show."""
+
+    ok: bool
+    lines: list[str]
+
+
+@dataclass
+class DemoContext:
+    settings: DemoSettings
+    release_dir: Path | None = None
+    reports: dict[str, CheckReport] = field(default_factory=dict)
+
+
+def run_public_checks(root: Path, groups: tuple[str, ...]) -> CheckReport:
+    """The public checks of the `exercise_code` under `root`, run in a fresh process (no shared imports)."""
     result = subprocess.run(
-        [sys.executable, "-m", "exercise_code.checks"], cwd=BUILD, env=env, capture_output=True, text=True
+        [sys.executable, "-P", "-m", "exercise_code.checks", "--json", *groups],
+        cwd=root,
+        env={**os.environ, "PYTHONPATH": str(root)},
+        capture_output=True,
+        text=True,
+        timeout=CHECKS_TIMEOUT_S,
     )
-    return result.stdout + result.stderr
+    try:
+        return CheckReport.from_dict(json.loads(result.stdout))
+    except (json.JSONDecodeError, KeyError, TypeError) as exc:
+        raise AutograderError(
+            f"the checks under {root} did not report (exit {result.returncode}):\n{result.stderr[-2000:]}"
+        ) from exc
 
 
-def step_release() -> str:
-    from autograder.release import release
-
-    report = release(source=repo_root(), out=BUILD / "release")
-    return (
-        f"released {len(report.files)} files to {report.out} "
-        f"({report.total_regions} solution regions stripped; notebooks: "
-        f"{len(report.notebooks.released) or report.notebooks.note}); leak check clean"
-    )
+def step_release(ctx: DemoContext) -> StepResult:
+    out = ctx.settings.out if ctx.settings.out.is_absolute() else ctx.settings.source / ctx.settings.out
+    report = release(source=ctx.settings.source, out=out)
+    ctx.release_dir = report.out
+    return StepResult(True, report.summary_lines())
 
 
-def step_checks_reference() -> str:
-    return "public checks on the reference solution:\n" + _checks_in(None)
+def step_checks_reference(ctx: DemoContext) -> StepResult:
+    report = run_public_checks(ctx.settings.source, ctx.settings.groups)
+    ctx.reports["reference"] = report
+    verdict = "expected: every check passes" + ("" if report.ok else "  <-- NOT MET")
+    return StepResult(report.ok, [*str(report).splitlines(), verdict])
 
 
-def step_checks_skeleton() -> str:
-    return "public checks on the released skeleton:\n" + _checks_in(BUILD / "release")
+def step_checks_skeleton(ctx: DemoContext) -> StepResult:
+    assert ctx.release_dir is not None, "the release step runs first"
+    report = run_public_checks(ctx.release_dir, ctx.settings.groups)
+    ctx.reports["skeleton"] = report
+    ok = report.total > 0 and all(r.status is Status.NOT_IMPLEMENTED for r in report.results)
+    verdict = 'expected: every check says "not implemented yet"' + ("" if ok else "  <-- NOT MET")
+    return StepResult(ok, [*str(report).splitlines(), verdict])
 
 
-STEPS: list[tuple[str, Callable[[], str]]] = [
+STEPS: list[tuple[str, Callable[[DemoContext], StepResult]]] = [
     ("release the student version", step_release),
-    ("public checks: reference", step_checks_reference),
-    ("public checks: released skeleton", step_checks_skeleton),
+    ("public checks on the reference solutions", step_checks_reference),
+    ("public checks on the released skeleton", step_checks_skeleton),
 ]
+"""The demo, in order: (title, step). Append grading steps here."""
 
 
-def main() -> int:
-    BUILD.mkdir(exist_ok=True)
-    start = time.perf_counter()
+def main(argv: list[str] | None = None) -> int:
+    """Run every step, printing each as it finishes; exit 1 at the first step that fails its expectation."""
+    parser = argparse.ArgumentParser(prog="python -m autograder.demo", description=__doc__)
+    parser.add_argument(
+        "--out", type=Path, default=DemoSettings.out, help="release folder (default: build/release)"
+    )
+    args = parser.parse_args(argv)
+    ctx = DemoContext(DemoSettings(out=args.out))
     for number, (title, step) in enumerate(STEPS, start=1):
-        t0 = time.perf_counter()
         print(f"== {number}/{len(STEPS)} {title}", flush=True)
-        print(step().rstrip(), flush=True)
-        print(f"   ({time.perf_counter() - t0:.1f} s)\n", flush=True)
-    print(f"demo finished in {time.perf_counter() - start:.1f} s; outputs under {BUILD}")
+        try:
+            result = step(ctx)
+        except AutograderError as exc:
+            print(f"demo: error: {exc}", file=sys.stderr)
+            return 1
+        print("\n".join(f"   {line}" for line in result.lines), flush=True)
+        if not result.ok:
+            print(f"demo: step {number} did not give the expected result", file=sys.stderr)
+            return 1
+    print("demo: done")
     return 0
 
 

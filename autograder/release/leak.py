@@ -2,22 +2,21 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .markers import BEGIN, END, solution_lines
+from .markers import MARKER_WORDS, solution_lines
+from .policy import DEFAULT_POLICY, ReleasePolicy
 
-MIN_LENGTH = 12
-"""Solution lines shorter than this (`return out`, `else:`) are too common to count as leaks."""
-
-FORBIDDEN_PARTS = ("hidden", "__pycache__", ".ipynb_checkpoints")
-FORBIDDEN_SUFFIXES = (".pt", ".pth", ".ckpt", ".pyc")
+LEAK_MARKERS = (*MARKER_WORDS, "BEGIN HIDDEN TESTS", "END HIDDEN TESTS")
+"""Marker text that must not survive into a release (ours and nbgrader's)."""
 
 
 @dataclass(frozen=True)
 class Leak:
-    """One leak: where it is, and what leaked."""
+    """One leak: where it is in the release (line 0: the whole file), and what leaked."""
 
     path: Path
     line: int
@@ -27,48 +26,60 @@ class Leak:
         return f"{self.path}:{self.line}: {self.what}"
 
 
-def secret_lines(sources: Iterable[Path], root: Path) -> dict[str, str]:
-    """Distinctive solution lines of the `sources` -> "file:line" where each comes from.
+def secret_lines(
+    sources: Iterable[Path], root: Path, policy: ReleasePolicy = DEFAULT_POLICY
+) -> dict[str, str]:
+    """Distinctive solution lines of the `sources` (stripped) -> "file:line" where each comes from.
 
-    A line that also appears outside every region of the source tree is not secret (it is
-    boilerplate such as `N, C, H, W = x.shape`), so it is left out.
+    Left out: comments, lines shorter than `policy.min_secret_length`, trivia such as `return result`,
+    and lines that also appear outside every region of the sources (`N, C, H, W = x.shape`).
     """
+    trivial = re.compile(policy.trivial_lines)
     secrets: dict[str, str] = {}
     public: set[str] = set()
     for path in sources:
         text = path.read_text(encoding="utf-8")
-        inside = solution_lines(text, path)
+        inside = solution_lines(text, path.relative_to(root))
         numbers = {n for n, _ in inside}
-        for number, line in enumerate(text.splitlines(), start=1):
-            if number not in numbers:
-                public.add(line.strip())
+        public.update(line.strip() for n, line in enumerate(text.split("\n"), start=1) if n not in numbers)
         for number, line in inside:
-            if len(line) >= MIN_LENGTH and not line.startswith("#"):
-                secrets.setdefault(line, f"{path.relative_to(root)}:{number}")
+            if (
+                len(line) >= policy.min_secret_length
+                and not line.startswith("#")
+                and not trivial.fullmatch(line)
+            ):
+                secrets.setdefault(line, f"{path.relative_to(root).as_posix()}:{number}")
     return {line: where for line, where in secrets.items() if line not in public}
 
 
-def find_leaks(out_dir: Path, secrets: dict[str, str]) -> list[Leak]:
-    """Every leak in the released tree at `out_dir`."""
+def _candidates(stripped: str) -> set[str]:
+    """The line itself and, for a JSON string line of a notebook, its unquoted content."""
+    found = {stripped}
+    body = stripped.rstrip(",")
+    if len(body) >= 2 and body[0] == body[-1] == '"':
+        found.add(body[1:-1].replace("\\n", "").replace('\\"', '"').replace("\\\\", "\\").strip())
+    return found
+
+
+def find_leaks(out_dir: Path, secrets: dict[str, str], policy: ReleasePolicy = DEFAULT_POLICY) -> list[Leak]:
+    """Every leak in the released tree at `out_dir`: forbidden paths, marker text, solution lines."""
     leaks: list[Leak] = []
-    for path in sorted(p for p in out_dir.rglob("*") if p.is_file() or p.is_symlink()):
+    for path in sorted(out_dir.rglob("*")):
         rel = path.relative_to(out_dir)
-        if any(part in FORBIDDEN_PARTS for part in rel.parts) or path.suffix in FORBIDDEN_SUFFIXES:
-            leaks.append(Leak(rel, 0, "file must not be released"))
+        reason = policy.forbidden(rel)
+        if reason:
+            leaks.append(Leak(rel, 0, f"must not be released ({reason})"))
+            continue
+        if path.is_dir():
             continue
         try:
             text = path.read_text(encoding="utf-8")
-        except UnicodeDecodeError:
-            continue
-        for number, line in enumerate(text.splitlines(), start=1):
-            stripped = line.strip()
-            if any(marker in line for marker in (BEGIN, END, "BEGIN HIDDEN TESTS", "END HIDDEN TESTS")):
-                leaks.append(Leak(rel, number, "solution marker left in the release"))
-            # notebooks hold source lines inside JSON strings: compare the unquoted content too
-            candidates = {stripped}
-            if stripped.startswith('"') and stripped.rstrip(",").endswith('"'):
-                candidates.add(stripped.rstrip(",")[1:-1].replace("\\n", "").replace('\\"', '"').strip())
-            for candidate in candidates:
+        except (UnicodeDecodeError, OSError):
+            continue  # binary files (images) cannot carry source lines
+        for number, line in enumerate(text.split("\n"), start=1):
+            if any(marker in line for marker in LEAK_MARKERS):
+                leaks.append(Leak(rel, number, "solution marker text left in the release"))
+            for candidate in _candidates(line.strip()):
                 if candidate in secrets:
                     leaks.append(Leak(rel, number, f"solution line from {secrets[candidate]}: {candidate!r}"))
     return leaks

@@ -1,4 +1,7 @@
-"""Public checks of `exercise_code.layers` against PyTorch's own operators (a few fixed configurations)."""
+"""Public checks of `exercise_code.layers` against PyTorch's own operators on a few seeded configurations.
+
+The argument combinations live in `settings.LAYERS`; every check names the combination that failed.
+"""
 
 from __future__ import annotations
 
@@ -8,144 +11,170 @@ import torch.nn.functional as F
 from exercise_code import layers
 
 from .runner import CheckFailed, check, compare
+from .settings import LAYERS
 
 
 def _randn(*shape: int, seed: int) -> torch.Tensor:
     return torch.randn(*shape, generator=torch.Generator().manual_seed(seed))
 
 
+def _tensor(value: object, what: str) -> torch.Tensor:
+    if not isinstance(value, torch.Tensor):
+        raise CheckFailed(f"{what}: expected a torch.Tensor, got {type(value).__name__}")
+    return value
+
+
 @check("layers", "nearest_unpool2d")
 def _nearest() -> None:
     x = _randn(2, 3, 3, 5, seed=0)
-    for scale in (2, (2, 3), (1, 4)):
+    for scale in LAYERS.nearest_scales:
         expected = F.interpolate(x, scale_factor=scale, mode="nearest")
-        compare(layers.nearest_unpool2d(x, scale), expected, "nearest_unpool2d", f"scale={scale}")
+        compare(
+            layers.nearest_unpool2d(x, scale),
+            expected,
+            "nearest_unpool2d vs F.interpolate",
+            f"scale={scale}",
+        )
 
 
 @check("layers", "bed_of_nails_unpool2d")
 def _bed_of_nails() -> None:
     x = _randn(1, 2, 2, 3, seed=1)
-    for sh, sw in ((2, 2), (3, 2)):
+    for sh, sw in LAYERS.bed_of_nails_scales:
         expected = torch.zeros(1, 2, 2 * sh, 3 * sw)
-        expected[:, :, ::sh, ::sw] = x  # top-left corner of each block
+        expected[:, :, ::sh, ::sw] = x  # each value at the top-left corner of its block
+        got = layers.bed_of_nails_unpool2d(x, (sh, sw))
         compare(
-            layers.bed_of_nails_unpool2d(x, (sh, sw)), expected, "bed_of_nails_unpool2d", f"scale={(sh, sw)}"
+            got,
+            expected,
+            "bed_of_nails_unpool2d (values at the top-left corners)",
+            f"scale={(sh, sw)}",
         )
 
 
 @check("layers", "max_unpool2d")
 def _max_unpool() -> None:
-    x = torch.randperm(2 * 3 * 6 * 7, generator=torch.Generator().manual_seed(2)).float().view(2, 3, 6, 7)
-    for k, s, p in ((2, 2, 0), (3, 2, 1), ((2, 3), (2, 1), 0)):
+    n = 2 * 3 * 6 * 7
+    x = torch.randperm(n, generator=torch.Generator().manual_seed(2)).float().view(2, 3, 6, 7)  # no ties
+    for k, s, p in LAYERS.max_unpool:
         pooled, idx = F.max_pool2d(x, k, s, p, return_indices=True)
         expected = F.max_unpool2d(pooled, idx, k, s, p, output_size=x.shape[-2:])
         got = layers.max_unpool2d(pooled, idx, k, s, p, output_size=x.shape[-2:])
-        compare(got, expected, "max_unpool2d", f"kernel={k}, stride={s}, padding={p}")
+        compare(
+            got,
+            expected,
+            "max_unpool2d vs F.max_unpool2d",
+            f"kernel_size={k}, stride={s}, padding={p}",
+        )
+
+
+def _conv_matrix_reference(conv, shape: tuple[int, ...]) -> torch.Tensor:
+    """The matrix of the linear map `conv` on inputs of `shape`: column j is conv(e_j)."""
+    n = 1
+    for size in shape:
+        n *= size
+    basis = torch.eye(n).view(n, 1, *shape)  # (n, 1, *shape): one unit input per batch element
+    return conv(basis).reshape(n, -1).T  # (outputs, n)
 
 
 @check("layers", "conv1d_as_matrix (lecture example)")
 def _conv1d_lecture() -> None:
     M = layers.conv1d_as_matrix(torch.tensor([1.0, 2.0, 3.0]), 4, stride=2, padding=1)
+    expected = torch.tensor([[2.0, 3.0, 0.0, 0.0], [0.0, 1.0, 2.0, 3.0]])
     compare(
         M,
-        torch.tensor([[2.0, 3.0, 0.0, 0.0], [0.0, 1.0, 2.0, 3.0]]),
+        expected,
         "conv1d_as_matrix",
-        "kernel [x, y, z] = [1, 2, 3], stride 2, padding 1, length 4",
+        "kernel [x, y, z] = [1, 2, 3], input length 4, stride 2, padding 1",
     )
 
 
-@check("layers", "conv1d_as_matrix and its transpose")
+@check("layers", "conv1d_as_matrix vs F.conv1d and F.conv_transpose1d")
 def _conv1d_matrix() -> None:
-    w, x = _randn(3, seed=3), _randn(9, seed=4)
-    for s, p in ((1, 0), (2, 1), (3, 2)):
-        M = layers.conv1d_as_matrix(w, 9, stride=s, padding=p)
-        conv = F.conv1d(x.view(1, 1, 9), w.view(1, 1, 3), stride=s, padding=p).flatten()
-        compare(M @ x if isinstance(M, torch.Tensor) else M, conv, "M @ x", f"stride={s}, padding={p}")
-        y = _randn(conv.numel(), seed=5)
-        op = 9 - ((conv.numel() - 1) * s - 2 * p + 3)
-        up = F.conv_transpose1d(y.view(1, 1, -1), w.view(1, 1, 3), stride=s, padding=p, output_padding=op)
-        compare(M.T @ y, up.flatten(), "M.T @ y vs conv_transpose1d", f"stride={s}, padding={p}")
-
-
-@check("layers", "conv2d_as_matrix and its transpose")
-def _conv2d_matrix() -> None:
-    w, x = _randn(3, 2, seed=6), _randn(5, 6, seed=7)
-    for s, p in ((1, 0), (2, 1), ((2, 1), (0, 1))):
-        M = layers.conv2d_as_matrix(w, (5, 6), stride=s, padding=p)
-        conv = F.conv2d(x.view(1, 1, 5, 6), w.view(1, 1, 3, 2), stride=s, padding=p)
-        compare(
-            M @ x.flatten() if isinstance(M, torch.Tensor) else M,
-            conv.flatten(),
-            "M @ x",
-            f"stride={s}, padding={p}",
+    w, length = _randn(3, seed=3), 9
+    for s, p in LAYERS.conv1d:
+        context = f"kernel size 3, input length {length}, stride={s}, padding={p}"
+        expected = _conv_matrix_reference(
+            lambda b, s=s, p=p: F.conv1d(b, w.view(1, 1, 3), stride=s, padding=p), (length,)
         )
+        M = _tensor(layers.conv1d_as_matrix(w, length, stride=s, padding=p), "conv1d_as_matrix")
+        compare(M, expected, "conv1d_as_matrix (column j = F.conv1d of the unit vector e_j)", context)
+        y = _randn(M.shape[0], seed=4)
+        extra = length - ((M.shape[0] - 1) * s - 2 * p + 3)  # output_padding that gives back `length`
+        up = F.conv_transpose1d(y.view(1, 1, -1), w.view(1, 1, 3), stride=s, padding=p, output_padding=extra)
+        compare(M.T @ y, up.flatten(), "M.T @ y vs F.conv_transpose1d", context)
 
 
-def _transpose_cases() -> list[dict]:
-    return [
-        dict(stride=2, padding=1),
-        dict(stride=(2, 3), padding=(1, 0), output_padding=(1, 2)),
-        dict(stride=1, padding=2, dilation=2),
-        dict(stride=2, padding=1, output_padding=1, groups=2),
-    ]
+@check("layers", "conv2d_as_matrix vs F.conv2d and F.conv_transpose2d")
+def _conv2d_matrix() -> None:
+    w, shape = _randn(3, 2, seed=6), (5, 6)
+    for s, p in LAYERS.conv2d:
+        context = f"kernel 3 x 2, input 5 x 6, stride={s}, padding={p}"
+        expected = _conv_matrix_reference(
+            lambda b, s=s, p=p: F.conv2d(b, w.view(1, 1, 3, 2), stride=s, padding=p), shape
+        )
+        M = _tensor(layers.conv2d_as_matrix(w, shape, stride=s, padding=p), "conv2d_as_matrix")
+        compare(M, expected, "conv2d_as_matrix (column j = F.conv2d of the unit image e_j)", context)
+        out_shape = F.conv2d(torch.zeros(1, 1, *shape), w.view(1, 1, 3, 2), stride=s, padding=p).shape
+        y = _randn(*out_shape, seed=7)
+        up = F.conv_transpose2d(y, w.view(1, 1, 3, 2), stride=s, padding=p)
+        extra_h, extra_w = shape[0] - up.shape[-2], shape[1] - up.shape[-1]
+        up = F.pad(up, (0, extra_w, 0, extra_h))  # rows/columns the stride skipped receive nothing
+        compare(M.T @ y.flatten(), up.flatten(), "M.T @ y vs F.conv_transpose2d", context)
 
 
 @check("layers", "conv_transpose2d_loops")
 def _loops() -> None:
     x, w, b = _randn(2, 4, 3, 5, seed=8), _randn(4, 3, 4, 3, seed=9), _randn(3, seed=10)
-    for s, p in ((1, 0), (2, 1), ((3, 2), (1, 0))):
-        expected = F.conv_transpose2d(x, w, b, s, p)
-        compare(
-            layers.conv_transpose2d_loops(x, w, b, s, p),
-            expected,
-            "conv_transpose2d_loops",
-            f"stride={s}, padding={p}",
-        )
+    for case in LAYERS.transpose_loops:
+        expected = F.conv_transpose2d(x, w, b, case.stride, case.padding)
+        got = layers.conv_transpose2d_loops(x, w, b, case.stride, case.padding)
+        compare(got, expected, "conv_transpose2d_loops vs F.conv_transpose2d", str(case))
 
 
 @check("layers", "conv_transpose2d")
 def _vectorised() -> None:
     x = _randn(2, 4, 5, 6, seed=11)
-    for i, kwargs in enumerate(_transpose_cases()):
-        w = _randn(4, 6 // kwargs.get("groups", 1), 3, 4, seed=20 + i)
+    for i, case in enumerate(LAYERS.transpose):
+        w = _randn(4, 6 // case.groups, 3, 4, seed=20 + i)
         b = _randn(6, seed=30 + i)
-        compare(
-            layers.conv_transpose2d(x, w, b, **kwargs),
-            F.conv_transpose2d(x, w, b, **kwargs),
-            "conv_transpose2d",
-            ", ".join(f"{k}={v}" for k, v in kwargs.items()),
-        )
+        expected = F.conv_transpose2d(x, w, b, **case.kwargs())
+        got = layers.conv_transpose2d(x, w, b, **case.kwargs())
+        compare(got, expected, "conv_transpose2d vs F.conv_transpose2d", str(case))
 
 
 @check("layers", "conv_transpose2d gradients")
 def _vectorised_grad() -> None:
     x = _randn(1, 2, 4, 4, seed=12).requires_grad_(True)
     w = _randn(2, 3, 3, 3, seed=13).requires_grad_(True)
-    out = layers.conv_transpose2d(x, w, None, stride=2, padding=1)
-    if not isinstance(out, torch.Tensor) or not out.requires_grad:
+    out = _tensor(layers.conv_transpose2d(x, w, None, stride=2, padding=1), "conv_transpose2d")
+    if not out.requires_grad:
         raise CheckFailed("conv_transpose2d: the output does not depend on x and weight through autograd")
-    gx, gw = torch.autograd.grad(out.sum(), (x, w))
+    gx, gw = torch.autograd.grad(out.sum(), (x, w), allow_unused=True)
     ex, ew = torch.autograd.grad(F.conv_transpose2d(x, w, None, 2, 1).sum(), (x, w))
-    compare(gx, ex, "gradient w.r.t. x")
-    compare(gw, ew, "gradient w.r.t. weight")
+    for got, expected, what in ((gx, ex, "x"), (gw, ew, "weight")):
+        if got is None:
+            raise CheckFailed(f"conv_transpose2d: the output does not depend on {what} through autograd")
+        compare(got, expected, f"gradient with respect to {what}", "stride=2, padding=1")
 
 
-@check("layers", "bilinear_kernel")
+@check("layers", "bilinear_kernel vs F.interpolate")
 def _bilinear() -> None:
     x = _randn(1, 2, 6, 6, seed=14)
-    for s in (2, 4):
-        w = layers.bilinear_kernel(2, 2, 2 * s)
-        if not isinstance(w, torch.Tensor) or w.shape != (2, 2, 2 * s, 2 * s):
-            raise CheckFailed(f"bilinear_kernel(2, 2, {2 * s}): expected shape (2, 2, {2 * s}, {2 * s})")
-        up = F.conv_transpose2d(x, w, stride=s, padding=s // 2)
+    for s in LAYERS.bilinear_strides:
+        w = _tensor(layers.bilinear_kernel(2, 2, 2 * s), f"bilinear_kernel(2, 2, {2 * s})")
+        if tuple(w.shape) != (2, 2, 2 * s, 2 * s):
+            raise CheckFailed(
+                f"bilinear_kernel(2, 2, {2 * s}): expected shape {(2, 2, 2 * s, 2 * s)}, got {tuple(w.shape)}"
+            )
+        up = F.conv_transpose2d(x, w.float(), stride=s, padding=s // 2)
         ref = F.interpolate(x, scale_factor=s, mode="bilinear", align_corners=False)
-        compare(
-            up[..., s:-s, s:-s], ref[..., s:-s, s:-s], "bilinear upsampling, interior pixels", f"stride {s}"
-        )
+        context = f"kernel {2 * s}, stride {s}, padding {s // 2}, pixels at least {s} from the border"
+        compare(up[..., s:-s, s:-s], ref[..., s:-s, s:-s], "upsampled with bilinear_kernel", context)
 
 
 @check("layers", "ConvTranspose2d module")
-def _module() -> None:
+def _conv_module() -> None:
     theirs = torch.nn.ConvTranspose2d(4, 6, 3, stride=2, padding=1, output_padding=1)
     ours = layers.ConvTranspose2d(4, 6, 3, stride=2, padding=1, output_padding=1)
     try:
@@ -155,4 +184,23 @@ def _module() -> None:
             f"ConvTranspose2d cannot load torch.nn.ConvTranspose2d's state_dict: {exc}"
         ) from None
     x = _randn(2, 4, 5, 5, seed=15)
-    compare(ours(x), theirs(x), "ConvTranspose2d forward")
+    compare(
+        ours(x),
+        theirs(x),
+        "ConvTranspose2d vs torch.nn.ConvTranspose2d",
+        "4 -> 6 channels, kernel 3, stride 2",
+    )
+
+
+@check("layers", "MaxUnpool2d module")
+def _unpool_module() -> None:
+    x = torch.randperm(2 * 3 * 7 * 7, generator=torch.Generator().manual_seed(16)).float().view(2, 3, 7, 7)
+    pooled, idx = F.max_pool2d(x, 3, 2, 1, return_indices=True)
+    expected = torch.nn.MaxUnpool2d(3, 2, 1)(pooled, idx, output_size=x.shape)
+    got = layers.MaxUnpool2d(3, 2, 1)(pooled, idx, output_size=x.shape)
+    compare(
+        got,
+        expected,
+        "MaxUnpool2d vs torch.nn.MaxUnpool2d",
+        "kernel_size=3, stride=2, padding=1, output 7 x 7",
+    )

@@ -1,121 +1,224 @@
-"""The public check runner: named checks in groups, one line each, a score line; it never crashes."""
+"""The public check runner: named checks in groups, one result each, a score per group; it never crashes.
+
+A check is a function of no arguments registered with `@check(group, name)`; it returns on success
+and raises CheckFailed (usually through `compare`) with a message that says what went wrong.
+"""
 
 from __future__ import annotations
 
+import html
 import importlib
+import time
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
+from pathlib import PurePath
+from typing import Any
 
 import torch
 
-GROUP_MODULES: dict[str, str] = {
-    "layers": "exercise_code.checks.layers",
+from exercise_code.utils import rel_error
+
+from .settings import GROUP_MODULES, TOLERANCE, Tolerance
+
+CheckFn = Callable[[], None]
+_REGISTRY: dict[str, dict[str, CheckFn]] = {}
+
+STUB_SUFFIX = ": not implemented yet"
+"""End of the message of the `raise NotImplementedError` that `autograder release` leaves in a skeleton."""
+
+
+class Status(StrEnum):
+    PASSED = "passed"
+    FAILED = "failed"
+    NOT_IMPLEMENTED = "not implemented"
+    ERROR = "error"
+
+
+_MARKS = {
+    Status.PASSED: "PASS",
+    Status.FAILED: "FAIL",
+    Status.NOT_IMPLEMENTED: "TODO",
+    Status.ERROR: "ERROR",
 }
-"""Check groups and the module that registers each; a new group is one line here."""
-
-_REGISTRY: dict[str, list[tuple[str, Callable[[], None]]]] = {}
-
-ATOL = 1e-5
-RTOL = 1e-4
-"""Tolerances of every public numeric comparison (float32 inputs)."""
+_COLOURS = {Status.PASSED: "#1a7f37", Status.FAILED: "#cf222e", Status.NOT_IMPLEMENTED: "#9a6700"}
 
 
 class CheckFailed(AssertionError):
     """A check found a wrong answer; the message says what was expected and what came back."""
 
 
-def check(group: str, name: str) -> Callable[[Callable[[], None]], Callable[[], None]]:
-    """Register a check: a function of no arguments that returns on success or raises CheckFailed."""
+def check(group: str, name: str) -> Callable[[CheckFn], CheckFn]:
+    """Register the decorated function as check `name` of `group` (in definition order)."""
 
-    def register(fn: Callable[[], None]) -> Callable[[], None]:
-        _REGISTRY.setdefault(group, []).append((name, fn))
+    def register(fn: CheckFn) -> CheckFn:
+        _REGISTRY.setdefault(group, {})[name] = fn  # re-importing a module replaces, never duplicates
         return fn
 
     return register
 
 
-def compare(got: object, expected: torch.Tensor, what: str, context: str = "") -> None:
-    """Raise CheckFailed unless `got` is a tensor equal to `expected` within ATOL/RTOL."""
+def compare(
+    got: object, expected: torch.Tensor, what: str, context: str = "", tol: Tolerance = TOLERANCE
+) -> None:
+    """Raise CheckFailed unless `got` is a tensor of `expected`'s shape and values (within `tol`).
+
+    The message names `what` was compared and the `context` (argument combination), and gives the
+    shapes, or the number of wrong values, the max abs error and the worst element.
+    """
     where = f" ({context})" if context else ""
     if not isinstance(got, torch.Tensor):
         raise CheckFailed(f"{what}{where}: expected a torch.Tensor, got {type(got).__name__}")
-    if got.shape != expected.shape:
+    if tuple(got.shape) != tuple(expected.shape):
         raise CheckFailed(f"{what}{where}: expected shape {tuple(expected.shape)}, got {tuple(got.shape)}")
-    error = (got.detach().double() - expected.detach().double()).abs()
-    bound = ATOL + RTOL * expected.detach().double().abs()
-    if not torch.isfinite(got).all() or (error > bound).any():
-        raise CheckFailed(f"{what}{where}: max abs error {float(error.max()):.3g} (allowed {ATOL:g})")
+    g = got.detach().to("cpu", torch.float64)
+    e = expected.detach().to("cpu", torch.float64)
+    error = (g - e).abs()
+    wrong = ~(error <= tol.atol + tol.rtol * e.abs())  # NaN counts as wrong
+    if not wrong.any():
+        return
+    flat = int(error.nan_to_num(nan=float("inf")).argmax())
+    index = tuple(int(i) for i in torch.unravel_index(torch.tensor(flat), e.shape))
+    worst = f"at index {index}: expected {float(e[index]):.4g}, got {float(g[index]):.4g}"
+    raise CheckFailed(
+        f"{what}{where}: {int(wrong.sum())} of {e.numel()} values wrong, max abs error "
+        f"{float(error[index]):.3g} {worst} "
+        f"(relative error {rel_error(g, e):.2g}; allowed {tol.atol:g} + {tol.rtol:g} * |expected|)"
+    )
 
 
 @dataclass(frozen=True)
 class CheckResult:
-    """One check's outcome: status is passed, failed, not implemented or error."""
+    """One check's outcome."""
 
     group: str
     name: str
-    status: str
+    status: Status
     message: str = ""
+    seconds: float = 0.0
 
     def line(self) -> str:
-        mark = {"passed": "PASS", "failed": "FAIL", "not implemented": "TODO", "error": "ERROR"}[self.status]
-        text = "not implemented yet" if self.status == "not implemented" else self.message
-        return f"[{mark:5}] {self.name}" + (f": {text}" if text else "")
+        """`[PASS ] name`, `[FAIL ] name: message`, `[TODO ] name: not implemented yet`, ..."""
+        return f"[{_MARKS[self.status]:5}] {self.name}" + (f": {self.message}" if self.message else "")
 
 
-@dataclass
+@dataclass(repr=False)
 class CheckReport:
-    """All results of a run, with the score line."""
+    """All results of a run; `str(report)` is one line per check plus one score line per group."""
 
     results: list[CheckResult] = field(default_factory=list)
 
     @property
     def passed(self) -> int:
-        return sum(r.status == "passed" for r in self.results)
+        return sum(r.status is Status.PASSED for r in self.results)
+
+    @property
+    def total(self) -> int:
+        return len(self.results)
 
     @property
     def ok(self) -> bool:
-        return bool(self.results) and self.passed == len(self.results)
+        """True when there was at least one check and every check passed."""
+        return self.total > 0 and self.passed == self.total
 
-    def score_line(self) -> str:
-        groups = ", ".join(sorted({r.group for r in self.results})) or "no checks"
-        return f"{groups}: {self.passed}/{len(self.results)} checks passed"
+    def score_lines(self) -> list[str]:
+        """`layers: 7/9 checks passed`, one line per group."""
+        groups = dict.fromkeys(r.group for r in self.results)
+        lines = []
+        for group in groups:
+            mine = [r for r in self.results if r.group == group]
+            done = sum(r.status is Status.PASSED for r in mine)
+            lines.append(f"{group}: {done}/{len(mine)} checks passed")
+        return lines or ["no checks were run"]
 
     def __str__(self) -> str:
-        return "\n".join([*(r.line() for r in self.results), self.score_line()])
+        return "\n".join([*(r.line() for r in self.results), *self.score_lines()])
 
     __repr__ = __str__
 
+    def _repr_html_(self) -> str:
+        rows = "".join(
+            f'<div style="color:{_COLOURS.get(r.status, "#cf222e")}">{html.escape(r.line())}</div>'
+            for r in self.results
+        )
+        scores = "".join(f"<div><b>{html.escape(s)}</b></div>" for s in self.score_lines())
+        return f'<div style="font-family:monospace;white-space:pre-wrap">{rows}{scores}</div>'
 
-def _run_one(group: str, name: str, fn: Callable[[], None]) -> CheckResult:
+    def show(self) -> None:
+        """Print the report (for notebooks and scripts)."""
+        print(self)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "passed": self.passed,
+            "total": self.total,
+            "results": [asdict(r) for r in self.results],
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> CheckReport:
+        return cls([CheckResult(**{**r, "status": Status(r["status"])}) for r in data["results"]])
+
+
+def _is_student_code(frame: traceback.FrameSummary) -> bool:
+    parts = PurePath(frame.filename).parts
+    return "exercise_code" in parts and "checks" not in parts[parts.index("exercise_code") :]
+
+
+def _where(exc: BaseException) -> str:
+    """` (at file:line in function)` of the deepest frame in the student's own code (else the deepest)."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    if not frames:
+        return ""
+    frame = ([f for f in frames if _is_student_code(f)] or frames)[-1]
+    parts = PurePath(frame.filename).parts
+    short = "/".join(parts[parts.index("exercise_code") :]) if "exercise_code" in parts else parts[-1]
+    return f" (at {short}:{frame.lineno} in {frame.name})"
+
+
+def _classify(name: str, exc: BaseException) -> tuple[Status, str]:
+    """Status and message of a check that raised `exc`."""
+    if isinstance(exc, CheckFailed):
+        return Status.FAILED, str(exc)
+    if isinstance(exc, NotImplementedError):
+        message = str(exc)
+        stub = message.removesuffix(STUB_SUFFIX) if message.endswith(STUB_SUFFIX) else ""
+        frames = traceback.extract_tb(exc.__traceback__)
+        if stub or (frames and _is_student_code(frames[-1])):  # not an operator PyTorch lacks
+            needs = f" (needs {stub})" if stub and stub != name.split()[0] else ""
+            return Status.NOT_IMPLEMENTED, f"not implemented yet{needs}"
+    return Status.ERROR, f"{type(exc).__name__}: {exc}{_where(exc)}"
+
+
+def _run_one(group: str, name: str, fn: CheckFn) -> CheckResult:
+    start = time.perf_counter()
     try:
         fn()
-    except NotImplementedError:
-        return CheckResult(group, name, "not implemented")
-    except CheckFailed as exc:
-        return CheckResult(group, name, "failed", str(exc))
-    except Exception as exc:  # a student's bug must never crash the runner
-        frame = traceback.extract_tb(exc.__traceback__)[-1]
-        where = f" at {frame.filename.rsplit('/', 1)[-1]}:{frame.lineno}"
-        return CheckResult(group, name, "error", f"{type(exc).__name__}: {exc}{where}")
-    return CheckResult(group, name, "passed")
+    except (Exception, SystemExit) as exc:  # a student's bug must never crash the runner
+        status, message = _classify(name, exc)
+        return CheckResult(group, name, status, message, time.perf_counter() - start)
+    return CheckResult(group, name, Status.PASSED, "", time.perf_counter() - start)
 
 
 def run_checks(*groups: str) -> CheckReport:
-    """Run the checks of `groups` (all groups when none is given) and return the report."""
+    """Run the checks of `groups` (every registered group when none is given) and return the report."""
     report = CheckReport()
     for group in groups or tuple(GROUP_MODULES):
         if group not in GROUP_MODULES:
             known = ", ".join(GROUP_MODULES)
-            report.results.append(CheckResult(group, group, "error", f"unknown check group; known: {known}"))
+            report.results.append(
+                CheckResult(group, group, Status.ERROR, f"unknown check group; known: {known}")
+            )
             continue
         try:
             importlib.import_module(GROUP_MODULES[group])
         except Exception as exc:  # the student's package may not even import
-            report.results.append(
-                CheckResult(group, f"import {group}", "error", f"{type(exc).__name__}: {exc}")
-            )
+            message = f"{type(exc).__name__}: {exc}{_where(exc)}"
+            report.results.append(CheckResult(group, f"import {GROUP_MODULES[group]}", Status.ERROR, message))
             continue
-        for name, fn in _REGISTRY.get(group, []):
-            report.results.append(_run_one(group, name, fn))
+        checks = _REGISTRY.get(group, {})
+        if not checks:
+            report.results.append(CheckResult(group, group, Status.ERROR, "no checks registered"))
+        report.results += [_run_one(group, name, fn) for name, fn in checks.items()]
     return report
