@@ -1,5 +1,30 @@
-"""Models: patch-based segmentation and its fully convolutional twin, FCNs, autoencoders."""
+"""Models: patch-based segmentation and its fully convolutional twin, FCNs, autoencoders, PCA."""
 
+from .autoencoders import Autoencoder, Classifier, ConvAutoencoder, Decoder, Encoder, LinearAutoencoder
+from .fcn import FCN
+from .fully_conv import DensePatchNet, fully_convolutional
+from .patch import PatchClassifier, extract_patches, segment_by_patches
+from .pca import PCA, pca, principal_angles
 from .registry import build_model, model_spec, register, registered_models
 
-__all__ = ["build_model", "model_spec", "register", "registered_models"]
+__all__ = [
+    "FCN",
+    "PCA",
+    "Autoencoder",
+    "Classifier",
+    "ConvAutoencoder",
+    "Decoder",
+    "DensePatchNet",
+    "Encoder",
+    "LinearAutoencoder",
+    "PatchClassifier",
+    "build_model",
+    "extract_patches",
+    "fully_convolutional",
+    "model_spec",
+    "pca",
+    "principal_angles",
+    "register",
+    "registered_models",
+    "segment_by_patches",
+]
