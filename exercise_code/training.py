@@ -240,7 +240,7 @@ def fit(
                 scaler.update()
                 if scheduler is not None:
                     scheduler.step()
-                running += float(loss) * len(x)
+                running += float(loss.detach()) * len(x)
                 seen += len(x)
                 bar.set_postfix(loss=f"{running / seen:.4f}")
                 if config.max_seconds is not None and time.perf_counter() - start > config.max_seconds:
