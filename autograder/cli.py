@@ -14,10 +14,11 @@ COMMANDS: dict[str, str] = {
     "release": "autograder.commands.release",
     "check": "autograder.commands.check",
     "export": "autograder.commands.export",
-    # "submit": "autograder.commands.submit",
-    # "grade": "autograder.commands.grade",
-    # "verify": "autograder.commands.verify",
-    # "doctor": "autograder.commands.doctor",
+    "submit": "autograder.commands.submit",
+    "grade": "autograder.commands.grade",
+    "report": "autograder.commands.report",
+    "verify": "autograder.commands.verify",
+    "doctor": "autograder.commands.doctor",
 }
 """Subcommand -> its module, one line each. A command module defines `HELP: str`,
 `add_arguments(parser) -> None` and `run(args) -> int`, and imports its library lazily inside `run`."""

@@ -9,11 +9,13 @@ import json
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from autograder.cli import repo_root
+from autograder.demo_steps import DemoGrading, DemoState
 from autograder.errors import AutograderError
 from autograder.release import release
 from exercise_code.checks import CheckReport, Status
@@ -47,6 +49,8 @@ class DemoContext:
     settings: DemoSettings
     release_dir: Path | None = None
     reports: dict[str, CheckReport] = field(default_factory=dict)
+    grading: DemoGrading = field(default_factory=DemoGrading)
+    state: DemoState = field(default_factory=DemoState)
 
 
 def run_public_checks(root: Path, groups: tuple[str, ...]) -> CheckReport:
@@ -90,12 +94,45 @@ def step_checks_skeleton(ctx: DemoContext) -> StepResult:
     return StepResult(ok, [*str(report).splitlines(), verdict])
 
 
+def step_generate_data(ctx: DemoContext) -> StepResult:
+    from autograder.demo_steps import generate_data
+
+    return StepResult(*generate_data(ctx.settings.source, ctx.grading))
+
+
+def step_build_submissions(ctx: DemoContext) -> StepResult:
+    from autograder.demo_steps import build_submissions
+
+    return StepResult(*build_submissions(ctx.settings.source, ctx.release_dir, ctx.grading, ctx.state))
+
+
+def step_grade(ctx: DemoContext) -> StepResult:
+    from autograder.demo_steps import grade
+
+    return StepResult(*grade(ctx.settings.source, ctx.grading, ctx.state))
+
+
+def step_report(ctx: DemoContext) -> StepResult:
+    from autograder.demo_steps import report
+
+    return StepResult(*report(ctx.state))
+
+
 STEPS: list[tuple[str, Callable[[DemoContext], StepResult]]] = [
     ("release the student version", step_release),
     ("public checks on the reference solutions", step_checks_reference),
     ("public checks on the released skeleton", step_checks_skeleton),
+    ("generate the data", step_generate_data),
+    (
+        "build the sample submissions (reference with briefly trained models, skeleton, buggy, malicious)",
+        step_build_submissions,
+    ),
+    ("grade them in parallel in the sandbox: hidden suites, then notebooks", step_grade),
+    ("gradebook and reports", step_report),
 ]
 """The demo, in order: (title, step). Append grading steps here."""
+RELEASE_STEPS = 3
+"""The steps before grading (`--skip-grading` runs only these)."""
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -104,10 +141,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--out", type=Path, default=DemoSettings.out, help="release folder (default: build/release)"
     )
+    parser.add_argument(
+        "--skip-grading", action="store_true", help=f"stop after the first {RELEASE_STEPS} steps (no grading)"
+    )
+    parser.add_argument("--workers", type=int, default=DemoGrading.workers, help="submissions graded at once")
     args = parser.parse_args(argv)
-    ctx = DemoContext(DemoSettings(out=args.out))
-    for number, (title, step) in enumerate(STEPS, start=1):
-        print(f"== {number}/{len(STEPS)} {title}", flush=True)
+    ctx = DemoContext(DemoSettings(out=args.out), grading=DemoGrading(workers=args.workers))
+    steps = STEPS[:RELEASE_STEPS] if args.skip_grading else STEPS
+    started = time.monotonic()
+    for number, (title, step) in enumerate(steps, start=1):
+        print(f"== {number}/{len(steps)} {title} ({time.monotonic() - started:.0f} s)", flush=True)
         try:
             result = step(ctx)
         except AutograderError as exc:
@@ -117,6 +160,7 @@ def main(argv: list[str] | None = None) -> int:
         if not result.ok:
             print(f"demo: step {number} did not give the expected result", file=sys.stderr)
             return 1
+    print(f"demo: {len(steps)} steps in {time.monotonic() - started:.0f} s")
     print("demo: done")
     return 0
 

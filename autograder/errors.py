@@ -21,3 +21,72 @@ class ReleaseError(AutograderError):
 
 class SubmissionError(AutograderError):
     """A submission is incomplete or malformed (student side and intake)."""
+
+
+# --- submission intake, sandbox and grading (raised in the trusted process) -------------------------
+
+
+class IntakeRejected(SubmissionError):
+    """An archive or folder failed the safe-extraction rules (paths, links, sizes); the message says which."""
+
+
+class SandboxUnavailable(AutograderError):
+    """The requested isolation (e.g. bubblewrap) cannot be used here; the message says why."""
+
+
+class GradingError(AutograderError):
+    """A grading run was misconfigured (missing suites, bad rubric, unreadable forbidden list)."""
+
+
+class SandboxError(AutograderError):
+    """Base of the failures of one request to the sandboxed worker."""
+
+
+class StudentCodeError(SandboxError):
+    """Student code raised an exception inside the sandbox; `.not_implemented` for NotImplementedError."""
+
+    def __init__(self, type_name: str, message: str, traceback: str = "") -> None:
+        super().__init__(f"{type_name}: {message}")
+        self.type_name = type_name
+        self.message = message
+        self.traceback = traceback
+        self.not_implemented = type_name == "NotImplementedError"
+
+
+class SandboxTimeout(SandboxError):
+    """A request ran past its wall-clock limit (per call, or what was left of the submission's budget)."""
+
+    def __init__(self, message: str, *, budget: bool = False) -> None:
+        super().__init__(message)
+        self.budget = budget
+
+
+class SandboxMemoryError(SandboxError):
+    """Student code ran out of the memory it is allowed (address-space rlimit or cgroup limit)."""
+
+
+class SandboxCrash(SandboxError):
+    """The worker died or sent a malformed reply; it is restarted for the next request."""
+
+
+class ForbiddenCall(SandboxError):
+    """Student code used a forbidden shortcut (runtime guard or AST scan); `.name` is the callable."""
+
+    def __init__(self, name: str, message: str = "") -> None:
+        super().__init__(message or f"forbidden call to {name}")
+        self.name = name
+
+
+class MissingPart(SandboxError):
+    """A required file, model, module or function is missing from the submission; `.path` names it."""
+
+    def __init__(self, path: str, message: str = "") -> None:
+        super().__init__(message or f"{path} is missing")
+        self.path = path
+
+
+# --- verify (hidden suites against the reference, the skeleton and a corpus of wrong solutions) -----
+
+
+class VerifyError(AutograderError):
+    """`autograder verify` could not run: a malformed corpus entry, a missing function, no models."""

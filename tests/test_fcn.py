@@ -46,7 +46,7 @@ def test_loss_falls_on_a_tiny_problem():
         opt.zero_grad()
         loss.backward()
         opt.step()
-        first = first if first is not None else float(loss)
+        first = first if first is not None else float(loss.detach())
     assert float(loss) < 0.7 * first
 
 

@@ -58,7 +58,8 @@ def _source_files(repo: Path) -> list[Path]:
             files.append(path)
         elif path.is_dir():
             files.extend(
-                p for p in sorted(path.rglob("*"))
+                p
+                for p in sorted(path.rglob("*"))
                 if p.is_file() and not _SKIP_PARTS & set(p.parts) and p.suffix not in {".pyc", ".pt"}
             )
     return files

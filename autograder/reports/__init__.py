@@ -3,6 +3,7 @@
 from .gradebook import gradebook_rows, gradebook_table, write_grades_csv
 from .gradescope import SCHEMA_PATH, to_gradescope, validate_gradescope, write_gradescope
 from .html import feedback_html, write_feedback
+from .merge import merge_results
 from .summary import class_summary, summary_html, write_summary
 from .write import ReportPaths, write_reports
 
@@ -13,6 +14,7 @@ __all__ = [
     "feedback_html",
     "gradebook_rows",
     "gradebook_table",
+    "merge_results",
     "summary_html",
     "to_gradescope",
     "validate_gradescope",

@@ -1,0 +1,229 @@
+"""Forbidden shortcuts: `forbidden.toml` and the trusted AST scan of the submission's source.
+
+The scan finds the function's definition (following re-exports such as `from .transpose_conv import
+conv_transpose2d`), then checks its body, module-level statements, same-module helpers it uses and
+helpers imported from other student modules, for any name that resolves to a forbidden torch callable.
+Dynamic lookups (`getattr(F, name_built_at_runtime)`) are the runtime guard's job.
+"""
+
+from __future__ import annotations
+
+import ast
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from autograder.errors import GradingError
+
+MAX_HOPS = 4
+
+
+def load_forbidden(path: Path | None) -> dict[str, tuple[str, ...]]:
+    """`{"exercise_code.layers.conv_transpose2d": ("torch.nn.functional.conv_transpose2d", ...)}`.
+
+    A missing file means nothing is forbidden. Unquoted dotted keys (nested tables) are flattened.
+    """
+    if path is None or not path.exists():
+        return {}
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise GradingError(f"cannot read the forbidden list {path}: {exc}") from None
+    rules: dict[str, tuple[str, ...]] = {}
+
+    def walk(prefix: str, value: object) -> None:
+        if isinstance(value, dict):
+            for key, inner in value.items():
+                walk(f"{prefix}.{key}" if prefix else key, inner)
+        elif isinstance(value, list) and all(isinstance(v, str) for v in value):
+            rules[prefix] = tuple(value)
+        else:
+            raise GradingError(f"forbidden entry {prefix!r} in {path} must be a list of dotted names")
+
+    walk("", data)
+    return rules
+
+
+@dataclass(frozen=True)
+class Finding:
+    name: str
+    """The forbidden callable."""
+    where: str
+    """`exercise_code/layers/transpose_conv.py:88`."""
+
+
+class _Module:
+    """A parsed student module with its import aliases."""
+
+    def __init__(self, root: Path, dotted: str, path: Path) -> None:
+        self.root, self.dotted, self.path = root, dotted, path
+        self.tree = ast.parse(path.read_text(encoding="utf-8", errors="replace"), str(path))
+        self.is_package = path.name == "__init__.py"
+        self.aliases: dict[str, str] = {}
+        self.stars: list[str] = []
+        self.defs = {n.name: n for n in self.tree.body if isinstance(n, ast.FunctionDef | ast.ClassDef)}
+        for node in ast.walk(self.tree):
+            if isinstance(node, ast.Import):
+                for a in node.names:
+                    if a.asname:
+                        self.aliases[a.asname] = a.name
+                    else:
+                        top = a.name.split(".")[0]
+                        self.aliases[top] = top
+            elif isinstance(node, ast.ImportFrom):
+                base = self.absolute(node.module, node.level)
+                for a in node.names:
+                    if a.name == "*":
+                        self.stars.append(base)
+                    else:
+                        self.aliases[a.asname or a.name] = f"{base}.{a.name}"
+            elif isinstance(node, ast.Assign) and len(node.targets) == 1:
+                target, value = node.targets[0], self.dotted_of(node.value)
+                if isinstance(target, ast.Name) and value and value.split(".")[0] == "torch":
+                    self.aliases[target.id] = value
+
+    def absolute(self, module: str | None, level: int) -> str:
+        if level == 0:
+            return module or ""
+        parts = self.dotted.split(".")
+        base = parts if self.is_package else parts[:-1]
+        base = base[: len(base) - (level - 1)]
+        return ".".join(base + ([module] if module else []))
+
+    def dotted_of(self, node: ast.AST) -> str | None:
+        """`F.conv_transpose2d` -> `torch.nn.functional.conv_transpose2d` (None when not a name chain)."""
+        attrs = []
+        while isinstance(node, ast.Attribute):
+            attrs.append(node.attr)
+            node = node.value
+        if not isinstance(node, ast.Name):
+            return None
+        head = self.aliases.get(node.id)
+        if head is None and node.id in self.defs:
+            head = f"{self.dotted}.{node.id}"
+        if head is None:
+            head = f"{self.stars[0]}.{node.id}" if self.stars else node.id
+        return ".".join([head, *reversed(attrs)])
+
+
+def _module_file(root: Path, dotted: str) -> Path | None:
+    base = root.joinpath(*dotted.split("."))
+    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _matches(resolved: str, forbidden: tuple[str, ...]) -> str | None:
+    parts = resolved.split(".")
+    for name in forbidden:
+        short = name.split(".")[-1]
+        if resolved == name or resolved.startswith(name + "."):
+            return name
+        if parts[0] == "torch" and short in parts[1:]:
+            return name
+    return None
+
+
+class _Scanner:
+    def __init__(self, root: Path, forbidden: tuple[str, ...]) -> None:
+        self.root, self.forbidden = root, forbidden
+        self.modules: dict[str, _Module | None] = {}
+        self.seen: set[tuple[str, str]] = set()
+
+    def module(self, dotted: str) -> _Module | None:
+        if dotted not in self.modules:
+            path = _module_file(self.root, dotted)
+            try:
+                self.modules[dotted] = _Module(self.root, dotted, path) if path else None
+            except (SyntaxError, ValueError, OSError):
+                self.modules[dotted] = None
+        return self.modules[dotted]
+
+    def locate(self, dotted: str, hops: int = 0) -> tuple[_Module, ast.AST] | None:
+        """The module and def node that `dotted` names, following `from x import y` re-exports."""
+        parts = dotted.split(".")
+        for cut in range(len(parts) - 1, 0, -1):
+            module = self.module(".".join(parts[:cut]))
+            if module is None:
+                continue
+            rest = parts[cut:]
+            node: ast.AST | None = module.defs.get(rest[0])
+            if node is None and rest[0] in module.aliases and hops < MAX_HOPS:
+                target = module.aliases[rest[0]]
+                if target.startswith("exercise_code."):
+                    return self.locate(".".join([target, *rest[1:]]), hops + 1)
+                return None
+            for attr in rest[1:]:
+                body = getattr(node, "body", [])
+                node = next((n for n in body if getattr(n, "name", None) == attr), None)
+            return (module, node) if node is not None else None
+        return None
+
+    def scan(self, module: _Module, node: ast.AST, hops: int = 0) -> Finding | None:
+        key = (module.dotted, getattr(node, "name", "<module>"))
+        if key in self.seen:
+            return None
+        self.seen.add(key)
+        helpers: list[str] = []
+        for sub in ast.walk(node):
+            found = self.check(module, sub)
+            if found:
+                return found
+            if isinstance(sub, ast.Name) and sub.id != getattr(node, "name", None):
+                helpers.append(sub.id)
+        for name in dict.fromkeys(helpers):
+            if name in module.defs:
+                found = self.scan(module, module.defs[name], hops)
+            elif (
+                name in module.aliases
+                and module.aliases[name].startswith("exercise_code.")
+                and hops < MAX_HOPS
+            ):
+                located = self.locate(module.aliases[name], hops + 1)
+                found = self.scan(*located, hops + 1) if located else None
+            else:
+                continue
+            if found:
+                return found
+        return None
+
+    def check(self, module: _Module, node: ast.AST) -> Finding | None:
+        resolved = None
+        if isinstance(node, ast.Attribute | ast.Name) and isinstance(getattr(node, "ctx", None), ast.Load):
+            resolved = module.dotted_of(node)
+        elif isinstance(node, ast.ImportFrom):
+            base = module.absolute(node.module, node.level)
+            resolved = next(
+                (f"{base}.{a.name}" for a in node.names if _matches(f"{base}.{a.name}", self.forbidden)), None
+            )
+        elif (
+            isinstance(node, ast.Call) and getattr(node.func, "id", None) == "getattr" and len(node.args) >= 2
+        ):
+            obj, attr = module.dotted_of(node.args[0]), node.args[1]
+            if obj and isinstance(attr, ast.Constant) and isinstance(attr.value, str):
+                resolved = f"{obj}.{attr.value}"
+        name = _matches(resolved, self.forbidden) if resolved else None
+        if name is None:
+            return None
+        rel = module.path.relative_to(self.root).as_posix()
+        return Finding(name, f"{rel}:{getattr(node, 'lineno', 0)}")
+
+
+def scan_function(root: Path, dotted: str, forbidden: tuple[str, ...]) -> Finding | None:
+    """The first forbidden callable the source of `dotted` (or its helpers) refers to, else None."""
+    if not forbidden:
+        return None
+    scanner = _Scanner(root, forbidden)
+    located = scanner.locate(dotted)
+    if located is None:
+        return None
+    module, node = located
+    top_level = [n for n in module.tree.body if not isinstance(n, ast.FunctionDef | ast.ClassDef)]
+    for statement in top_level:  # module-level code such as `_ct = F.conv_transpose2d` (imports aside)
+        for sub in ast.walk(statement):
+            if not isinstance(sub, ast.Import | ast.ImportFrom):
+                found = scanner.check(module, sub)
+                if found:
+                    return found
+    return scanner.scan(module, node)

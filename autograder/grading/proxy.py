@@ -1,0 +1,189 @@
+"""The `submission` fixture's object: student functions and models, run in the sandbox, seen from the
+trusted process. Every value that comes back is a plain tensor/number/string, a dict (dataclasses too)
+or a ModelHandle (an nn.Module stays in the worker); assertions stay here.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from autograder.errors import ForbiddenCall, MissingPart, SandboxCrash, StudentCodeError
+
+from .forbidden import scan_function
+from .session import WorkerSession
+
+_MODEL_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+MAX_SPEC_BYTES = 1 << 20
+
+
+class Submission:
+    """A submission: `root` for file checks only (never import from it); its code runs in the sandbox."""
+
+    def __init__(self, root: Path, session: WorkerSession, *, seed: int = 0) -> None:
+        self.root = root
+        self._session = session
+        self._seed = seed
+        self._scans: dict[str, ForbiddenCall | None] = {}
+
+    @property
+    def session(self) -> WorkerSession:
+        return self._session
+
+    def _check_source(self, dotted: str) -> None:
+        """AST scan of the function's source for its forbidden callables (cached per function)."""
+        names = tuple(self._session.forbidden.get(dotted, ()))
+        if not names:
+            return
+        if dotted not in self._scans:
+            found = scan_function(self.root, dotted, names)
+            self._scans[dotted] = (
+                ForbiddenCall(found.name, f"{dotted} uses the forbidden {found.name} (at {found.where})")
+                if found
+                else None
+            )
+        if self._scans[dotted] is not None:
+            raise self._scans[dotted]
+
+    def _request(self, header: dict[str, Any], value: Any, what: str, label: str = "") -> Any:
+        """One request; model handles in `value` go as references, models in the reply become handles."""
+
+        def decode(info: dict[str, Any]) -> ModelHandle:
+            return ModelHandle(self, (header, value), label or f"model from {what}", info)
+
+        return self._session.request(header, value, what=what, encode=_encode_handle, decode=decode)
+
+    def call(self, dotted: str, *args: Any, **kwargs: Any) -> Any:
+        """Run student function `dotted` (e.g. `exercise_code.layers.conv_transpose2d`) in the sandbox.
+
+        args/kwargs and the result: Tensor, int, float, bool, str, None, tuple/list/dict of those; a
+        ModelHandle may be passed, and an nn.Module (e.g. a class called as constructor) comes back
+        as a ModelHandle; dataclasses come back as dicts.
+        """
+        if not dotted.startswith("exercise_code."):
+            raise ValueError(f"only functions inside exercise_code can be called, got {dotted!r}")
+        self._check_source(dotted)
+        header = {"op": "call", "target": dotted, "seed": self._seed}
+        return self._request(
+            header, (tuple(args), dict(kwargs)), dotted, f"{dotted.rsplit('.', 1)[-1]} model"
+        )
+
+    def load_model(self, name: str) -> ModelHandle:
+        """`models/<name>.json` + `models/<name>.pt`, rebuilt with the student's own code in the sandbox."""
+        if not _MODEL_NAME.match(name):
+            raise ValueError(f"model name must be letters, digits, '_' or '-', got {name!r}")
+        spec_path, weights = self.root / "models" / f"{name}.json", self.root / "models" / f"{name}.pt"
+        for path in (spec_path, weights):
+            if not path.is_file():
+                raise MissingPart(f"models/{path.name}", f"models/{path.name} is missing from the submission")
+        if spec_path.stat().st_size > MAX_SPEC_BYTES:
+            raise StudentCodeError("ValueError", f"models/{name}.json is larger than {MAX_SPEC_BYTES} bytes")
+        try:
+            spec = json.loads(spec_path.read_text(encoding="utf-8"))
+        except (UnicodeDecodeError, ValueError) as exc:
+            raise StudentCodeError("ValueError", f"models/{name}.json is not valid JSON: {exc}") from None
+        if not (isinstance(spec, dict) and "name" in spec and "kwargs" in spec):
+            raise StudentCodeError("ValueError", f"models/{name}.json must hold {{'name', 'kwargs'}}")
+        header = {"op": "load_model", "name": name, "spec": {"name": spec["name"], "kwargs": spec["kwargs"]}}
+        return self._model(header, None, f"model {name!r}")
+
+    def build_model(
+        self, spec: dict[str, Any], state_dict: dict[str, torch.Tensor] | None = None
+    ) -> ModelHandle:
+        """A student model built from `spec` (`{"name", "kwargs"}`), optionally loaded with `state_dict`."""
+        label = f"model {spec.get('name', '?')!r}" if isinstance(spec, dict) else "model"
+        return self._model({"op": "build_model", "spec": spec, "seed": self._seed}, state_dict, label)
+
+    def _model(self, header: dict[str, Any], value: Any, label: str) -> ModelHandle:
+        handle = self._request(header, value, f"building {label}", label)
+        if not isinstance(handle, ModelHandle):
+            raise StudentCodeError("TypeError", f"building {label} did not give an nn.Module")
+        return handle
+
+
+def _encode_handle(value: Any) -> dict[str, Any] | None:
+    return {"handle": value._ensure()} if isinstance(value, ModelHandle) else None
+
+
+class ModelHandle:
+    """A student model living in the worker; rebuilt (by replaying what made it) after a restart."""
+
+    def __init__(
+        self,
+        submission: Submission,
+        recipe: tuple[dict[str, Any], Any] | None,
+        label: str,
+        info: dict[str, Any],
+    ) -> None:
+        self._submission = submission
+        self._recipe = recipe
+        self.label = label
+        self._adopt(info)
+
+    def _adopt(self, info: dict[str, Any]) -> None:
+        self._handle = int(info["handle"])
+        self._params = int(info.get("params", 0))
+        self.class_name = str(info.get("class", ""))
+        self._generation = self._submission.session.generation
+
+    def _ensure(self) -> int:
+        session = self._submission.session
+        if self._generation == session.generation and session.worker is not None:
+            return self._handle
+        if self._recipe is None:
+            raise SandboxCrash(f"{self.label} was lost when the worker restarted after an earlier failure")
+        header, value = self._recipe
+        again = self._submission._request(header, value, f"rebuilding {self.label}", self.label)
+        if not isinstance(again, ModelHandle):
+            raise SandboxCrash(f"rebuilding {self.label} after a worker restart did not give a model")
+        self._adopt({"handle": again._handle, "params": again._params, "class": again.class_name})
+        return self._handle
+
+    def _model_call(
+        self, method: str, args: tuple, kwargs: dict, batch_size: int | None, no_grad: bool
+    ) -> Any:
+        header = {
+            "op": "model_call",
+            "handle": self._ensure(),
+            "method": method,
+            "batch_size": batch_size,
+            "no_grad": no_grad,
+            "seed": self._submission._seed,
+        }
+        return self._submission._request(header, (args, kwargs), f"{self.label}.{method}")
+
+    def __call__(
+        self,
+        *tensors: torch.Tensor,
+        method: str = "forward",
+        batch_size: int | None = None,
+        no_grad: bool = True,
+    ) -> Any:
+        """Run `method` (default forward) on `tensors`, in chunks of `batch_size` along dim 0 if given."""
+        if batch_size is not None and batch_size <= 0:
+            raise ValueError(f"batch_size must be positive, got {batch_size}")
+        return self._model_call(method, tuple(tensors), {}, batch_size, no_grad)
+
+    def call(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        """Call any method of the student's model (no gradients), e.g. `handle.call("encode", x)`."""
+        return self._model_call(method, tuple(args), dict(kwargs), None, True)
+
+    def param_count(self) -> int:
+        """Parameters counted with numel inside the sandbox (`nn.Module.parameters`, overrides bypassed)."""
+        self._ensure()
+        return self._params
+
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        """The model's state_dict, copied out of the sandbox as plain tensors."""
+        header = {"op": "state_dict", "handle": self._ensure()}
+        value = self._submission._request(header, None, f"{self.label}.state_dict")
+        if not isinstance(value, dict) or not all(isinstance(v, torch.Tensor) for v in value.values()):
+            raise StudentCodeError("TypeError", f"{self.label}.state_dict() did not return tensors")
+        return value
+
+    def __repr__(self) -> str:
+        return f"<ModelHandle {self.label} ({self.class_name}, {self._params} parameters)>"

@@ -1,0 +1,117 @@
+"""One result per student: the hidden-suite result and the notebook results merged into the
+per-submission format that every report reads (tests of notebook `<name>` get part `notebook:<name>`)."""
+
+from __future__ import annotations
+
+import copy
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from torch import Tensor
+
+MANUAL_NOTE = "{points:g} point(s) of hand-graded notebook answers are not included in this score"
+
+
+def _notebook_tests(result: dict[str, Any]) -> list[dict[str, Any]]:
+    part = f"notebook:{result.get('notebook', '?')}"
+    tests = []
+    for test in result.get("tests", []):
+        merged = dict(test)
+        merged["part"] = part
+        merged.setdefault("concept", part)
+        tests.append(merged)
+    return tests
+
+
+def _isolation(suite: str, notebooks: list[dict[str, Any]]) -> str:
+    found = {str(r.get("isolation") or "") for r in notebooks} - {suite, ""}
+    weaker = sorted(w for w in found if not w.startswith("bubblewrap"))
+    if not weaker:
+        return suite
+    return "; ".join(filter(None, [suite, *(f"notebooks: {w}" for w in weaker)]))
+
+
+def merge_results(
+    suite_result: dict[str, Any] | None,
+    notebook_results: list[dict[str, Any]],
+    *,
+    student: str | None = None,
+) -> dict[str, Any]:
+    """The merged result of one student: suite tests, then each notebook's tests.
+
+    `suite_result` is the hidden-suite result (None when the suites did not run); `notebook_results`
+    come from `autograder.nbgrade.grade_notebooks`. Score, max_score and seconds are recomputed;
+    tampering and notes from notebooks join the message; examples and the log excerpt are kept.
+    """
+    if suite_result is None and student is None:
+        raise ValueError("merge_results needs a suite_result or a student name, got neither")
+    base: dict[str, Any] = copy.deepcopy(suite_result) if suite_result else {}
+    base.setdefault("student", student)
+    if student is not None:
+        base["student"] = student
+    base.setdefault("status", "graded" if notebook_results else "error")
+    base.setdefault("isolation", "")
+    base.setdefault("seed", None)
+    base.setdefault("log_excerpt", "")
+    tests = [dict(t) for t in base.get("tests", [])]
+    for result in notebook_results:
+        tests.extend(_notebook_tests(result))
+    base["tests"] = tests
+    base["score"] = round(sum(float(t.get("points", 0.0)) for t in tests), 4)
+    base["max_score"] = round(sum(float(t.get("max_points", 0.0)) for t in tests), 4)
+    base["seconds"] = round(
+        float(base.get("seconds", 0.0)) + sum(float(r.get("seconds", 0.0)) for r in notebook_results), 3
+    )
+    base["isolation"] = _isolation(str(base["isolation"]), notebook_results)
+    lines = [str(base["message"])] if base.get("message") else []
+    tampering = [f"{r['notebook']}: {t}" for r in notebook_results for t in r.get("tampering", [])]
+    if tampering:
+        lines.append("Notebook cells restored from the source (tampering): " + "; ".join(tampering))
+    lines.extend(f"{r['notebook']}: {note}" for r in notebook_results for note in r.get("notes", []))
+    manual = [dict(m, notebook=r["notebook"]) for r in notebook_results for m in r.get("manual", [])]
+    if manual:
+        lines.append(MANUAL_NOTE.format(points=sum(float(m.get("max_points", 0.0)) for m in manual)))
+    if lines:
+        base["message"] = "\n".join(lines)
+    base["tampering"] = tampering
+    base["manual"] = manual
+    base["notebooks"] = [
+        {k: r.get(k) for k in ("notebook", "status", "isolation", "seconds")} for r in notebook_results
+    ]
+    return base
+
+
+def segmentation_examples(
+    images: Tensor, truth: Tensor, prediction: Tensor, *, limit: int = 3, title: str = "hidden scene"
+) -> list[dict[str, str]]:
+    """PNG examples for the feedback page: each scene, its true mask and the student's prediction.
+
+    images (Tensor[N, 3, H, W] in [0, 1]), truth (int Tensor[N, H, W]), prediction (int Tensor[N, H, W],
+    or logits Tensor[N, K, H, W], argmax over K). Returns up to `limit` dicts
+    `{"title", "image", "truth", "prediction"}` of base64 PNGs (masks in the scene palette).
+    """
+    import torch
+
+    from exercise_code.data import PALETTE, colorize
+
+    from .html import encode_png
+
+    if prediction.dim() == 4:
+        prediction = prediction.argmax(dim=1)  # (N, K, H, W) -> (N, H, W)
+    if images.dim() != 4 or truth.shape != prediction.shape or truth.shape != images[:, 0].shape:
+        raise ValueError(
+            f"need images (N, 3, H, W) and masks (N, H, W) of the same size, got {tuple(images.shape)}, "
+            f"{tuple(truth.shape)} and {tuple(prediction.shape)}"
+        )
+    examples = []
+    for i in range(min(limit, images.shape[0])):
+        rgb = (images[i].clamp(0, 1) * 255).round().to(torch.uint8).permute(1, 2, 0)  # (H, W, 3)
+        examples.append(
+            {
+                "title": f"{title} {i + 1}",
+                "image": encode_png(rgb.numpy()),
+                "truth": encode_png(colorize(truth[i].long()).numpy()),
+                "prediction": encode_png(colorize(prediction[i].long().clamp(-1, len(PALETTE) - 1)).numpy()),
+            }
+        )
+    return examples

@@ -1,0 +1,249 @@
+"""Start, talk to and kill one worker process tree (bubblewrap or plain process), with its pipes and cgroup.
+
+The protocol uses two dedicated pipes passed as extra fds; the worker's stdout/stderr go to a third pipe
+that a thread drains into a CappedLog, so student output never reaches the protocol channel.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from autograder.worker import protocol
+
+from .bwrap import (
+    SANDBOX_UID,
+    SETPRIV,
+    SUBMISSION_DIR,
+    WORKER_PARENT,
+    BwrapPlan,
+    bwrap_command,
+    sandbox_environment,
+)
+from .cgroups import WorkerCgroup
+from .detect import Isolation, IsolationKind
+from .limits import MIB, SandboxLimits
+from .logs import CappedLog, drain
+from .pyenv import WORKER_PACKAGE, WORKER_SOURCE, python_env, worker_argv
+
+log = logging.getLogger(__name__)
+
+_ATTACH = 'while [ "$1" != "--" ]; do echo $$ > "$1" || exit 97; shift; done; shift; exec "$@"'
+"""Shell prologue: put this process into the cgroups named before `--`, then exec the rest."""
+STARTUP_S = 120.0
+"""How long a worker may take to import torch and say it is ready (2 busy cores can be slow)."""
+
+
+class WorkerProcess:
+    """One running worker; `request` sends a message and waits for the reply until a deadline."""
+
+    def __init__(
+        self,
+        isolation: Isolation,
+        submission: Path,
+        limits: SandboxLimits,
+        forbidden: dict[str, list[str]],
+        log_sink: CappedLog,
+    ) -> None:
+        self.isolation, self.limits, self.log = isolation, limits, log_sink
+        self.max_bytes = limits.max_message_mb * MIB
+        self.cgroup: WorkerCgroup | None = None
+        self.workspace: Path | None = None
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.req_fd = self.rep_fd = -1
+        self._drain: threading.Thread | None = None
+        try:
+            self._start(submission.resolve(), forbidden)
+        except BaseException:
+            self.close()
+            raise
+
+    # --- start ---------------------------------------------------------------------------------------
+
+    def _start(self, submission: Path, forbidden: dict[str, list[str]]) -> None:
+        env = python_env()
+        bubblewrap = self.isolation.kind is IsolationKind.BUBBLEWRAP
+        if self.isolation.cgroups.usable:
+            try:
+                self.cgroup = WorkerCgroup(
+                    self.isolation.cgroups, self.limits.memory_mb * MIB, self.limits.processes
+                )
+            except OSError as exc:
+                log.warning("cgroup creation failed, rlimits only: %s", exc)
+        req_r, req_w = os.pipe()
+        rep_r, rep_w = os.pipe()
+        log_r, log_w = os.pipe()
+        config: dict[str, Any] = {
+            "in_fd": req_r,
+            "out_fd": rep_w,
+            "site": [str(p) for p in env.site_packages],
+            "rlimits": self.limits.rlimits(pids_cgroup=self.cgroup is not None),
+            "as_extra": self.limits.memory_mb * MIB,
+            "forbidden": forbidden,
+            "max_bytes": self.max_bytes,
+            "threads": self.limits.threads,
+        }
+        if bubblewrap:
+            config["root"] = SUBMISSION_DIR
+            plan = BwrapPlan(
+                self.isolation.bwrap or "bwrap",
+                self.isolation.mode,
+                env,
+                str(submission),
+                str(WORKER_SOURCE),
+                self.limits.scratch_mb,
+                self.limits.threads,
+            )
+            cmd = bwrap_command(plan, worker_argv(env, WORKER_PARENT, json.dumps(config)))
+            cwd, child_env = "/", {"PATH": "/usr/bin:/bin"}
+        else:
+            self.workspace = _workspace(submission, self.isolation.run_as_uid)
+            config["root"] = str(self.workspace / "submission")
+            config["parent_pid"] = os.getpid()
+            cmd = worker_argv(env, str(self.workspace), json.dumps(config))
+            if self.isolation.run_as_uid is not None:
+                uid = str(self.isolation.run_as_uid)
+                cmd = [
+                    SETPRIV,
+                    "--reuid",
+                    uid,
+                    "--regid",
+                    uid,
+                    "--clear-groups",
+                    "--inh-caps=-all",
+                    "--bounding-set=-all",
+                    "--no-new-privs",
+                    *cmd,
+                ]
+            cwd = str(self.workspace / "tmp")
+            child_env = sandbox_environment(self.limits.threads, cwd)
+        if self.cgroup is not None:
+            cmd = ["/bin/sh", "-c", _ATTACH, "autograder-attach", *self.cgroup.procs_files, "--", *cmd]
+        try:
+            self.proc = subprocess.Popen(
+                cmd,
+                stdin=subprocess.DEVNULL,
+                stdout=log_w,
+                stderr=log_w,
+                pass_fds=(req_r, rep_w),
+                cwd=cwd,
+                env=child_env,
+                start_new_session=True,
+            )
+        finally:
+            for fd in (req_r, rep_w, log_w):
+                os.close(fd)
+        self.req_fd, self.rep_fd = req_w, rep_r
+        os.set_blocking(self.req_fd, False)
+        self._drain = drain(log_r, self.log)
+        header, _ = self._receive(time.monotonic() + STARTUP_S)
+        if not header.get("ready"):
+            raise protocol.ProtocolError(f"worker did not start: {header}")
+        if header.get("unresolved"):
+            log.info("guard could not resolve %s", header["unresolved"])
+
+    # --- talk ----------------------------------------------------------------------------------------
+
+    def _receive(self, deadline: float) -> tuple[dict[str, Any], list[torch.Tensor]]:
+        return protocol.receive(self.rep_fd, self.max_bytes, deadline)
+
+    def request(
+        self, header: dict[str, Any], tensors: list[torch.Tensor], deadline: float
+    ) -> tuple[dict[str, Any], list[torch.Tensor]]:
+        """Send one request and return the reply; raises TimeoutError, ChannelClosed or ProtocolError."""
+        protocol.write_frame(self.req_fd, protocol.encode(header, tensors), deadline)
+        return self._receive(deadline)
+
+    # --- stop ----------------------------------------------------------------------------------------
+
+    @property
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def kill(self) -> None:
+        """SIGKILL the whole tree (process group, cgroup; bwrap's pid namespace dies with it)."""
+        if self.proc is not None and self.proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
+        if self.cgroup is not None:
+            self.cgroup.kill_all()
+        if self.proc is not None:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.proc.wait(timeout=10)
+
+    def death(self) -> tuple[str, str]:
+        """('memory' | 'timeout' | 'crashed', description) for a worker that has died."""
+        assert self.proc is not None
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.proc.wait(timeout=5)
+        code = self.proc.returncode
+        sig = -code if code is not None and code < 0 else None
+        if (
+            sig is None
+            and code is not None
+            and code > 128
+            and self.isolation.kind is IsolationKind.BUBBLEWRAP
+        ):
+            sig = code - 128
+        if self.cgroup is not None and self.cgroup.oom_killed():
+            return "memory", f"killed by the kernel for using more than {self.limits.memory_mb} MiB"
+        if sig == signal.SIGXCPU:
+            return "timeout", f"used more than {self.limits.cpu_s} s of CPU time"
+        if sig is not None:
+            return "crashed", f"the worker process was killed by signal {signal.Signals(sig).name}"
+        return "crashed", f"the worker process exited with code {code}"
+
+    def close(self) -> None:
+        """Ask the worker to exit, then kill what is left and free the cgroup and workspace."""
+        if self.alive and self.req_fd >= 0:
+            with contextlib.suppress(OSError, protocol.ProtocolError, TimeoutError):
+                protocol.write_frame(self.req_fd, protocol.encode({"op": "shutdown"}), time.monotonic() + 2)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.proc.wait(timeout=2)  # type: ignore[union-attr]
+        self.kill()
+        for fd in (self.req_fd, self.rep_fd):
+            if fd >= 0:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+        self.req_fd = self.rep_fd = -1
+        if self._drain is not None:
+            self._drain.join(timeout=5)
+        if self.cgroup is not None:
+            self.cgroup.remove()
+            self.cgroup = None
+        if self.workspace is not None:
+            shutil.rmtree(self.workspace, ignore_errors=True)
+            self.workspace = None
+
+
+def _workspace(submission: Path, uid: int | None) -> Path:
+    """Process mode: a private copy of the submission and the worker package, plus a scratch dir."""
+    ws = Path(tempfile.mkdtemp(prefix="autograder-worker-"))
+    os.chmod(ws, 0o755)
+    shutil.copytree(submission, ws / "submission", symlinks=False)
+    package = ws / WORKER_PACKAGE
+    package.mkdir()
+    for source in WORKER_SOURCE.glob("*.py"):
+        shutil.copy2(source, package / source.name)
+    for path in [ws / "submission", package, *ws.joinpath("submission").rglob("*"), *package.rglob("*")]:
+        os.chmod(path, 0o755 if path.is_dir() else 0o644)
+    scratch = ws / "tmp"
+    scratch.mkdir(mode=0o700)
+    if uid is not None:
+        os.chown(scratch, uid, uid)
+    return ws
+
+
+__all__ = ["SANDBOX_UID", "STARTUP_S", "WorkerProcess"]

@@ -1,0 +1,252 @@
+"""Length-prefixed messages between the grader and the sandboxed worker (stdlib + torch only).
+
+A frame is a 4-byte big-endian length, then a payload: 4-byte header length, a JSON header, and a
+blob of `torch.save([tensors])` that is only ever read back with `torch.load(weights_only=True)`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import json
+import numbers
+import os
+import select
+import struct
+import time
+from collections.abc import Callable
+from typing import Any
+
+import torch
+
+FRAME = struct.Struct(">I")
+"""4-byte big-endian unsigned length, in front of every frame and of every header."""
+DEFAULT_MAX_BYTES = 256 * 2**20
+"""Largest frame either side accepts unless told otherwise."""
+MAX_DEPTH = 32
+MAX_ITEMS = 100_000
+_CHUNK = 1 << 20
+
+
+class ProtocolError(Exception):
+    """A frame was malformed, too large, or held a value that may not cross the boundary."""
+
+
+class ChannelClosed(ProtocolError):
+    """The other end closed the pipe (usually: the worker died)."""
+
+
+# --- values <-> JSON + tensor list -------------------------------------------------------------
+
+
+def pack(
+    value: Any, models: Callable[[Any], dict[str, Any] | None] | None = None
+) -> tuple[Any, list[torch.Tensor]]:
+    """Split `value` into a JSON-able tree and its tensors (placeholders `{"__t__": i}`).
+
+    Allowed: Tensor, bool, int, float, str, None, tuple/list/dict (str or int keys) of those, and
+    dataclass instances (sent as the dict of their fields). `models(obj)` may turn other objects
+    into a model reference `{"__model__": info}` (it returns None for objects it does not handle).
+    """
+    tensors: list[torch.Tensor] = []
+    count = [0]
+
+    def walk(v: Any, depth: int) -> Any:
+        count[0] += 1
+        if depth > MAX_DEPTH or count[0] > MAX_ITEMS:
+            raise ProtocolError(f"value nested deeper than {MAX_DEPTH} or with more than {MAX_ITEMS} items")
+        if isinstance(v, torch.Tensor):
+            tensors.append(_plain_tensor(v))
+            return {"__t__": len(tensors) - 1}
+        if v is None or isinstance(v, bool | str):
+            return v
+        if isinstance(v, numbers.Integral):
+            return int(v)
+        if isinstance(v, numbers.Real):
+            return float(v)
+        if isinstance(v, tuple):
+            return {"__tuple__": [walk(x, depth + 1) for x in v]}
+        if isinstance(v, list):
+            return [walk(x, depth + 1) for x in v]
+        if isinstance(v, dict):
+            items = []
+            for k, x in v.items():
+                if not isinstance(k, str | int) or isinstance(k, bool):
+                    raise ProtocolError(f"dict keys must be str or int, got {type(k).__name__}")
+                items.append([k, walk(x, depth + 1)])
+            return {"__dict__": items}
+        if dataclasses.is_dataclass(v) and not isinstance(v, type):
+            return walk({f.name: getattr(v, f.name) for f in dataclasses.fields(v)}, depth)
+        info = models(v) if models is not None else None
+        if isinstance(info, dict):
+            return {"__model__": {k: x for k, x in info.items() if isinstance(x, str | int | float)}}
+        raise ProtocolError(
+            f"a value of type {type(v).__module__}.{type(v).__qualname__} cannot be sent; use tensors, "
+            "numbers, strings, None, or tuples/lists/dicts of those"
+        )
+
+    return walk(value, 0), tensors
+
+
+def unpack(
+    tree: Any, tensors: list[torch.Tensor], models: Callable[[dict[str, Any]], Any] | None = None
+) -> Any:
+    """Inverse of `pack`; rejects any JSON shape `pack` cannot produce. `models(info)` turns a model
+    reference back into an object (without it, model references are refused)."""
+
+    def walk(v: Any, depth: int) -> Any:
+        if depth > MAX_DEPTH:
+            raise ProtocolError("value nested too deeply")
+        if v is None or isinstance(v, bool | int | float | str):
+            return v
+        if isinstance(v, list):
+            return [walk(x, depth + 1) for x in v]
+        if isinstance(v, dict) and len(v) == 1:
+            ((key, inner),) = v.items()
+            if key == "__t__" and isinstance(inner, int) and not isinstance(inner, bool):
+                if not 0 <= inner < len(tensors):
+                    raise ProtocolError(f"tensor index {inner} out of range")
+                return tensors[inner]
+            if key == "__tuple__" and isinstance(inner, list):
+                return tuple(walk(x, depth + 1) for x in inner)
+            if key == "__dict__" and isinstance(inner, list):
+                out = {}
+                for pair in inner:
+                    if not (isinstance(pair, list) and len(pair) == 2 and isinstance(pair[0], str | int)):
+                        raise ProtocolError("malformed dict entry")
+                    out[pair[0]] = walk(pair[1], depth + 1)
+                return out
+            if key == "__model__" and isinstance(inner, dict) and models is not None:
+                return models(inner)
+        raise ProtocolError(f"malformed value of type {type(v).__name__}")
+
+    return walk(tree, 0)
+
+
+def _plain_tensor(t: torch.Tensor) -> torch.Tensor:
+    """A detached, dense, CPU, base-class tensor that owns exactly its own storage."""
+    t = t.detach()
+    if type(t) is not torch.Tensor:
+        t = t.as_subclass(torch.Tensor)
+    if t.layout != torch.strided:
+        t = t.to_dense()
+    t = t.cpu().resolve_conj().resolve_neg()
+    if t.untyped_storage().nbytes() != t.numel() * t.element_size() or not t.is_contiguous():
+        t = t.contiguous().clone()
+    return t
+
+
+# --- payload bytes -----------------------------------------------------------------------------
+
+
+def encode(header: dict[str, Any], tensors: list[torch.Tensor] | tuple[()] = ()) -> bytes:
+    """Payload bytes of one message (without the outer frame length)."""
+    head = json.dumps(header, separators=(",", ":")).encode()
+    blob = b""
+    if tensors:
+        buffer = io.BytesIO()
+        torch.save(list(tensors), buffer)
+        blob = buffer.getvalue()
+    return FRAME.pack(len(head)) + head + blob
+
+
+def decode(payload: bytes) -> tuple[dict[str, Any], list[torch.Tensor]]:
+    """Header and tensors of a payload; tensors come from `torch.load(weights_only=True)` only."""
+    if len(payload) < FRAME.size:
+        raise ProtocolError("payload shorter than its header length")
+    (n,) = FRAME.unpack_from(payload)
+    if n > len(payload) - FRAME.size:
+        raise ProtocolError(f"header length {n} exceeds the payload")
+    try:
+        header = json.loads(payload[FRAME.size : FRAME.size + n])
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise ProtocolError(f"header is not JSON: {exc}") from None
+    if not isinstance(header, dict):
+        raise ProtocolError("header is not a JSON object")
+    blob = payload[FRAME.size + n :]
+    tensors: list[torch.Tensor] = []
+    if blob:
+        try:
+            loaded = torch.load(io.BytesIO(blob), weights_only=True, map_location="cpu")
+        except Exception as exc:  # noqa: BLE001 - anything the safe unpickler rejects
+            lines = [ln.strip() for ln in str(exc).splitlines() if "WeightsUnpickler error" in ln]
+            detail = lines[0] if lines else str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+            raise ProtocolError(f"tensor blob rejected by the weights-only loader ({detail})") from None
+        if not isinstance(loaded, list) or not all(type(t) is torch.Tensor for t in loaded):
+            raise ProtocolError("tensor blob is not a list of plain tensors")
+        tensors = loaded
+    return header, tensors
+
+
+# --- pipes -------------------------------------------------------------------------------------
+
+
+def _remaining(deadline: float | None) -> float | None:
+    if deadline is None:
+        return None
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise TimeoutError("deadline passed")
+    return left
+
+
+def _wait(fd: int, event: int, deadline: float | None) -> None:
+    if deadline is None:
+        return
+    poller = select.poll()
+    poller.register(fd, event | select.POLLHUP | select.POLLERR)
+    while True:
+        left = _remaining(deadline)
+        if poller.poll(max(1, int(left * 1000))):  # type: ignore[operator]
+            return
+
+
+def _read_exact(fd: int, n: int, deadline: float | None) -> bytes:
+    chunks, got = [], 0
+    while got < n:
+        _wait(fd, select.POLLIN, deadline)
+        chunk = os.read(fd, min(_CHUNK, n - got))
+        if not chunk:
+            raise ChannelClosed("the other end closed the channel")
+        chunks.append(chunk)
+        got += len(chunk)
+    return b"".join(chunks)
+
+
+def write_frame(fd: int, payload: bytes, deadline: float | None = None) -> None:
+    """Write one frame (length + payload); with a deadline the fd must be non-blocking."""
+    data = memoryview(FRAME.pack(len(payload)) + payload)
+    while data:
+        _wait(fd, select.POLLOUT, deadline)
+        try:
+            written = os.write(fd, data[:_CHUNK])
+        except BlockingIOError:
+            continue
+        except BrokenPipeError:
+            raise ChannelClosed("the other end closed the channel") from None
+        data = data[written:]
+
+
+def read_frame(fd: int, max_bytes: int = DEFAULT_MAX_BYTES, deadline: float | None = None) -> bytes:
+    """Read one frame's payload; refuses frames larger than `max_bytes` before reading them."""
+    (n,) = FRAME.unpack(_read_exact(fd, FRAME.size, deadline))
+    if n > max_bytes:
+        raise ProtocolError(f"message of {n} bytes exceeds the cap of {max_bytes} bytes")
+    return _read_exact(fd, n, deadline)
+
+
+def send(
+    fd: int,
+    header: dict[str, Any],
+    tensors: list[torch.Tensor] | tuple[()] = (),
+    deadline: float | None = None,
+) -> None:
+    """Encode and write one message."""
+    write_frame(fd, encode(header, tensors), deadline)
+
+
+def receive(
+    fd: int, max_bytes: int = DEFAULT_MAX_BYTES, deadline: float | None = None
+) -> tuple[dict[str, Any], list[torch.Tensor]]:
+    """Read and decode one message."""
+    return decode(read_frame(fd, max_bytes, deadline))

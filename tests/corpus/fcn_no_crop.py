@@ -1,0 +1,16 @@
+"""FCN returns the scores of the padded input (a multiple of 32) without cropping back to H x W."""
+
+TARGET = "exercise_code.models.fcn.FCN.forward"
+CATCH = ("test_fcn.py::test_fcn_output_size",)
+SOURCE = '''
+def forward(self, x):
+    N, C, H, W = x.shape
+    x = F.pad(x, (0, -W % 32, 0, -H % 32))
+    f8, f16, f32 = self.backbone(x)
+    score = self.score32(self.head(f32))
+    if self.variant in ("16s", "8s"):
+        score = self.up2a(score) + self.score16(f16)
+    if self.variant == "8s":
+        score = self.up2b(score) + self.score8(f8)
+    return self.up_final(score)
+'''

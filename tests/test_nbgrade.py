@@ -1,0 +1,411 @@
+"""Notebook grading: synthetic nbgrader notebooks written here, student code run in the sandbox.
+
+The source has a read-only setup cell importing a helper module from the submission, two solution
+cells, three test cells (one with hidden tests) and a manually graded answer. Students' copies are
+made from nbgrader's own released form, then edited as students and their editors do.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from autograder.nbgrade import (
+    NotebookGradingSettings,
+    UnreadableNotebook,
+    assemble,
+    bwrap_available,
+    find_submitted,
+    grade_notebook,
+    grade_notebooks,
+    load_source,
+    parse_results,
+    read_submitted,
+)
+from autograder.nbgrade.execute import CellRecord
+from autograder.nbgrade.score import score_record
+from autograder.nbgrade.source import released_form
+
+SOURCE = """\
+# %% [markdown]
+# # A synthetic notebook
+
+# %% tags=["readonly:setup"]
+import sys
+import warnings
+
+from helper import OFFSET
+
+# %% tags=["solution:add"]
+def add(a, b):
+    ### BEGIN SOLUTION
+    return a + b
+    ### END SOLUTION
+
+
+# %% tags=["tests:test_add:2"]
+assert add(1, 2) == 3, "add(1, 2) should be 3"
+### BEGIN HIDDEN TESTS
+assert add(-1, 1) == 0, "hidden: add(-1, 1) should be 0"
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ## Part 2: scaling
+
+# %% tags=["solution:scale"]
+def scale(x):
+    ### BEGIN SOLUTION
+    return 2 * x + OFFSET
+    ### END SOLUTION
+
+
+# %% tags=["tests:test_scale:3"]
+assert scale(2) == 4
+
+# %% [markdown]
+# ## Part 3
+
+# %% tags=["tests:test_last:1"]
+assert add(scale(1), 0) == 2
+
+# %% [markdown] tags=["answer:why:2"]
+# ### BEGIN SOLUTION
+# Because doubling is linear.
+# ### END SOLUTION
+"""
+ADD = "def add(a, b):\n    return a + b\n"
+SCALE = "def scale(x):\n    return 2 * x + OFFSET\n"
+FAST = NotebookGradingSettings(cell_timeout_s=4, budget_s=60, interrupt_grace_s=5)
+needs_bwrap = pytest.mark.skipif(not bwrap_available(), reason="bubblewrap is not installed")
+
+
+@pytest.fixture(scope="module")
+def source_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("source")
+    (folder / "01_synthetic.py").write_text(SOURCE, encoding="utf-8")
+    (folder / "02_second.py").write_text(SOURCE.replace("A synthetic", "Another"), encoding="utf-8")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def source(source_dir: Path):
+    return load_source(source_dir / "01_synthetic.py")
+
+
+def student(
+    source_dir: Path,
+    *,
+    add: str = ADD,
+    scale: str = SCALE,
+    answer: str = "It is linear.",
+    strip: bool = False,
+    drop: str | None = None,
+    replace: dict[str, str] | None = None,
+) -> nbformat.NotebookNode:
+    """A student's notebook: nbgrader's released form with solutions filled in and edits applied."""
+    from autograder.notebooks import read_source
+
+    nb = released_form(read_source(source_dir / "01_synthetic.py")[0])
+    cells = []
+    for cell in nb.cells:
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+        texts = {"add": add, "scale": scale, "why": answer, **(replace or {})}
+        if grade_id in texts:
+            cell.source = texts[grade_id]
+        if grade_id == drop:
+            continue
+        if strip:
+            cell.metadata = {}
+        cell.pop("id", None)
+        cells.append(cell)
+    nb.cells = cells
+    return nb
+
+
+def submit(tmp_path: Path, nb: nbformat.NotebookNode, name: str = "01_synthetic.ipynb") -> Path:
+    root = tmp_path / "submission"
+    root.mkdir(exist_ok=True)
+    (root / "helper.py").write_text("OFFSET = 0\n")
+    (root / name).write_text(json.dumps(nb), encoding="utf-8")  # as an editor writes it: no validation
+    return root
+
+
+def grade(source, root: Path, settings: NotebookGradingSettings = FAST) -> dict:
+    return grade_notebook(source, find_submitted(root, source.name), submission_root=root, settings=settings)
+
+
+def by_name(result: dict) -> dict[str, dict]:
+    return {t["name"].split("/")[1]: t for t in result["tests"]}
+
+
+# --- matching and restoring (no execution) --------------------------------------------------------
+
+
+def test_source_roles_and_released_keys(source) -> None:
+    assert [t.grade_id for t in source.tests] == ["test_add", "test_scale", "test_last"]
+    assert [t.points for t in source.tests] == [2.0, 3.0, 1.0]
+    assert [a.grade_id for a in source.answers] == ["why"]
+    test_add = source.by_grade_id()["test_add"]
+    assert "BEGIN HIDDEN TESTS" in test_add.source and len(test_add.keys) == 2
+
+
+def test_assembly_restores_hidden_tests_and_finds_the_answer(source, source_dir: Path) -> None:
+    assembly = assemble(source, student(source_dir))
+    texts = "\n".join(c.source for c in assembly.cells)
+    assert "hidden: add(-1, 1)" in texts
+    assert not assembly.tampering and not assembly.notes
+    assert assembly.answers == {"why": "It is linear."}
+
+
+def test_stripped_metadata_is_matched_by_content(source, source_dir: Path) -> None:
+    assembly = assemble(source, student(source_dir, strip=True))
+    assert not assembly.tampering
+    assert "lost their nbgrader metadata" in assembly.notes[0]
+    restored = [c.origin.grade_id for c in assembly.cells if c.restored]
+    assert restored == ["setup", "test_add", "test_scale", "test_last"]
+    assert assembly.answers == {"why": "It is linear."}, "found by its position between matched cells"
+
+
+def test_deleted_test_cell_is_restored_before_the_next_matched_cell(source, source_dir: Path) -> None:
+    assembly = assemble(source, student(source_dir, drop="test_add"))
+    assert assembly.tampering == [
+        "test cell 'test_add' was deleted, or changed and its metadata lost; restored from the source"
+    ]
+    order = [(c.origin and c.origin.grade_id) or c.source[:12] for c in assembly.cells]
+    assert order.index("add") < order.index("test_add") < order.index("## Part 2: s")
+
+
+@pytest.mark.parametrize("strip", [False, True])
+def test_modified_test_cell_is_restored_and_reported(source, source_dir: Path, strip: bool) -> None:
+    assembly = assemble(source, student(source_dir, strip=strip, replace={"test_scale": "assert True"}))
+    assert len(assembly.tampering) == 1 and "'test_scale'" in assembly.tampering[0]
+    assert "changed" in assembly.tampering[0]
+    restored = [c for c in assembly.cells if c.origin and c.origin.grade_id == "test_scale"]
+    assert len(restored) == 1 and restored[0].source == "assert scale(2) == 4"
+
+
+def test_unreadable_notebooks_are_refused_with_a_reason() -> None:
+    with pytest.raises(UnreadableNotebook, match="not a readable notebook"):
+        read_submitted(b"PK\x03\x04 garbage")
+    with pytest.raises(UnreadableNotebook, match="not a readable notebook"):
+        read_submitted(json.dumps({"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": 3}).encode())
+
+
+def test_find_submitted_prefers_the_exact_name(tmp_path: Path) -> None:
+    (tmp_path / "nb").mkdir()
+    (tmp_path / ".ipynb_checkpoints").mkdir()
+    for name in ("nb/01_synthetic.ipynb", ".ipynb_checkpoints/01_synthetic.ipynb", "02_other.ipynb"):
+        (tmp_path / name).write_text("{}")
+    assert find_submitted(tmp_path, "01_synthetic") == tmp_path / "nb" / "01_synthetic.ipynb"
+    (tmp_path / "02_other.ipynb").rename(tmp_path / "02_other (1).ipynb")
+    assert find_submitted(tmp_path, "02_other") == tmp_path / "02_other (1).ipynb"
+    assert find_submitted(tmp_path, "03_missing") is None
+
+
+def test_forged_or_malformed_records_are_dropped() -> None:
+    lines = [
+        b"not json",
+        json.dumps({"event": "cell", "index": 3, "status": "ok", "outputs": []}).encode(),
+        json.dumps({"event": "cell", "index": 3, "status": "ok", "outputs": [{"output_type": "x"}]}).encode(),
+        json.dumps({"event": "cell", "index": 1, "status": "ok", "outputs": []}).encode(),  # out of order
+        json.dumps({"event": "cell", "index": 9, "status": "passed", "outputs": []}).encode(),
+        json.dumps({"event": "cell", "index": 7, "status": "ok", "outputs": []}).encode(),  # not a code cell
+        json.dumps([1, 2]).encode(),
+    ]
+    cells, events = parse_results(b"\n".join(lines), code_cells={1, 3, 9})
+    assert list(cells) == [3] and cells[3].outputs == []
+    assert events == []
+
+
+def test_scoring_rule(source) -> None:
+    cell = source.by_grade_id()["test_scale"]
+
+    def score(*outputs: dict, status: str = "ok"):
+        return score_record(CellRecord(status, 0.1, list(outputs)), cell, timeout_s=4, limit=300)
+
+    warn = {"output_type": "stream", "name": "stderr", "text": "UserWarning: careful\n"}
+    assert score(warn).status == "passed" and "careful" in score(warn).message
+    err = {"output_type": "error", "ename": "AssertionError", "evalue": "", "traceback": ["a", "b"]}
+    assert (score(err).status, score(err).points) == ("failed", 0.0)
+    todo = {"output_type": "error", "ename": "NotImplementedError", "evalue": "", "traceback": []}
+    assert score(todo).message == "not implemented yet"
+    partial = {"output_type": "execute_result", "data": {"text/plain": "1.5"}}
+    assert (score(partial).points, score(partial).status) == (1.5, "failed")
+    too_much = {"output_type": "execute_result", "data": {"text/plain": "99"}}
+    assert score(too_much).points == 3.0
+    assert score(status="timeout").status == "timeout"
+    assert score(status="dead").status == "crashed"
+
+
+def test_settings_are_validated() -> None:
+    with pytest.raises(ValueError, match="cell_timeout_s must be positive"):
+        NotebookGradingSettings(cell_timeout_s=0)
+    with pytest.raises(ValueError, match="memory_mb must be at least 1024"):
+        NotebookGradingSettings(memory_mb=256)
+
+
+# --- execution in the sandbox -----------------------------------------------------------------------
+
+
+@needs_bwrap
+def test_reference_notebook_earns_every_point(source, source_dir: Path, tmp_path: Path) -> None:
+    from autograder.notebooks import read_source
+
+    root = submit(tmp_path, read_source(source_dir / "01_synthetic.py")[0])
+    result = grade(source, root)
+    assert result["isolation"].startswith("bubblewrap")
+    earned = [(t["status"], t["points"]) for t in result["tests"]]
+    assert earned == [("passed", 2.0), ("passed", 3.0), ("passed", 1.0)]
+    assert result["tampering"] == [] and result["manual"][0]["max_points"] == 2.0
+    assert all(t["part"] == "notebook:01_synthetic" for t in result["tests"])
+
+
+@needs_bwrap
+def test_wrong_answer_fails_its_cell_only_and_a_warning_does_not(source, source_dir, tmp_path) -> None:
+    scale = "def scale(x):\n    warnings.warn('slow path')\n    print('dbg', file=sys.stderr)\n"
+    scale += "    return 2 * x\n"
+    root = submit(tmp_path, student(source_dir, add="def add(a, b):\n    return a - b\n", scale=scale))
+    tests = by_name(grade(source, root))
+    assert tests["test_add"]["status"] == "failed" and tests["test_add"]["points"] == 0
+    assert "add(1, 2) should be 3" in tests["test_add"]["message"]
+    assert tests["test_scale"]["status"] == "passed" and tests["test_scale"]["points"] == 3.0
+    assert "slow path" in tests["test_scale"]["message"], "stderr is quoted as a note"
+
+
+@needs_bwrap
+def test_hidden_tests_and_silenced_tracebacks(source, source_dir: Path, tmp_path: Path) -> None:
+    add = "def add(a, b):\n    return 3 if (a, b) == (1, 2) else 7\n"
+    scale = "get_ipython().showtraceback = lambda *args, **kwargs: None\ndef scale(x):\n    return x\n"
+    result = grade(source, submit(tmp_path, student(source_dir, add=add, scale=scale)))
+    tests = by_name(result)
+    assert tests["test_add"]["message"].startswith("AssertionError: hidden"), "the hidden test ran"
+    assert (tests["test_scale"]["status"], tests["test_scale"]["points"]) == ("failed", 0.0)
+    assert "showed no traceback" in tests["test_scale"]["message"]
+    assert "flagged for review" in result["notes"][-1] and "showtraceback" in result["notes"][-1]
+
+
+@needs_bwrap
+def test_stripped_metadata_still_scores(source, source_dir: Path, tmp_path: Path) -> None:
+    result = grade(source, submit(tmp_path, student(source_dir, strip=True)))
+    assert [t["status"] for t in result["tests"]] == ["passed"] * 3
+    assert result["manual"][0]["answer"] == "It is linear."
+
+
+@needs_bwrap
+@pytest.mark.parametrize("edit", [{"drop": "test_scale"}, {"replace": {"test_scale": "assert True"}}])
+def test_tampered_test_cell_is_restored_and_still_tests(source, source_dir, tmp_path, edit) -> None:
+    nb = student(source_dir, scale="def scale(x):\n    return x\n", **edit)
+    result = grade(source, submit(tmp_path, nb))
+    assert by_name(result)["test_scale"]["status"] == "failed"
+    assert len(result["tampering"]) == 1 and "'test_scale'" in result["tampering"][0]
+
+
+@needs_bwrap
+def test_infinite_loop_times_out_that_cell_only(source, source_dir: Path, tmp_path: Path) -> None:
+    scale = "def scale(x):\n    while x == 2:\n        pass\n    return 2 * x\n"
+    tests = by_name(grade(source, submit(tmp_path, student(source_dir, scale=scale))))
+    assert tests["test_scale"]["status"] == "timeout"
+    assert tests["test_add"]["status"] == "passed" and tests["test_last"]["status"] == "passed"
+
+
+@needs_bwrap
+def test_kernel_death_crashes_the_rest_of_that_notebook_only(source_dir: Path, tmp_path: Path) -> None:
+    root = submit(tmp_path, student(source_dir, scale="import os\ndef scale(x):\n    os._exit(1)\n"))
+    other = copy.deepcopy(student(source_dir))
+    other.cells[0].source = "# Another synthetic notebook"
+    (root / "02_second.ipynb").write_text(json.dumps(other), encoding="utf-8")
+    first, second = grade_notebooks(source_dir=source_dir, submission_root=root, settings=FAST)
+    assert [t["status"] for t in first["tests"]] == ["passed", "crashed", "crashed"]
+    assert "kernel died" in first["tests"][2]["message"]
+    assert [t["status"] for t in second["tests"]] == ["passed"] * 3
+
+
+ESCAPES = """\
+def add(a, b):
+    import socket
+    found = []
+    for attempt in (
+        lambda: open("/etc/shadow").read(),
+        lambda: socket.create_connection(("1.1.1.1", 80), timeout=2),
+        lambda: open("/submission/helper.py", "a").write("x"),
+        lambda: __import__("exercise_code.config"),
+        lambda: __import__("autograder.hidden"),
+    ):
+        try:
+            attempt()
+            found.append("ESCAPED")
+        except Exception as exc:
+            found.append(f"{type(exc).__name__} {getattr(exc, 'name', '') or ''}".strip())
+    raise RuntimeError(" | ".join(found))
+"""
+
+
+@needs_bwrap
+def test_escapes_fail_inside_the_sandbox(source, source_dir: Path, tmp_path: Path) -> None:
+    tests = by_name(grade(source, submit(tmp_path, student(source_dir, add=ESCAPES))))
+    assert tests["test_add"]["status"] == "error"
+    assert tests["test_add"]["message"] == (
+        "RuntimeError: FileNotFoundError | OSError | PermissionError | "
+        "ModuleNotFoundError exercise_code | ModuleNotFoundError autograder"
+    ), "no secret file, no network, read-only submission, neither the reference kit nor the hidden suites"
+    assert (tmp_path / "submission" / "helper.py").read_text() == "OFFSET = 0\n"
+
+
+@needs_bwrap
+def test_without_bubblewrap_it_says_not_sandboxed(source, source_dir, tmp_path, monkeypatch) -> None:
+    from autograder.nbgrade import sandbox
+    from autograder.sandbox import IsolationChoice, detect_isolation
+
+    monkeypatch.setattr(sandbox, "detect_isolation", lambda choice: detect_isolation(IsolationChoice.PROCESS))
+    add = "def add(a, b):\n    import exercise_code  # the grader's editable install must not leak in\n"
+    result = grade(source, submit(tmp_path, student(source_dir, add=add + "    return a + b\n")))
+    assert result["isolation"].startswith("NOT SANDBOXED")
+    assert by_name(result)["test_add"]["message"].startswith("ModuleNotFoundError")
+    assert by_name(result)["test_scale"]["status"] == "passed"
+
+
+def test_missing_and_unreadable_notebooks(source, tmp_path: Path) -> None:
+    root = tmp_path / "submission"
+    root.mkdir()
+    missing = grade(source, root)
+    assert missing["status"] == "missing" and {t["status"] for t in missing["tests"]} == {"missing"}
+    (root / "01_synthetic.ipynb").write_bytes(b"\x00garbage")
+    unreadable = grade(source, root)
+    assert unreadable["status"] == "unreadable" and {t["status"] for t in unreadable["tests"]} == {"error"}
+
+
+@needs_bwrap
+def test_report_batch_merges_with_suites_and_resumes(source_dir: Path, tmp_path: Path) -> None:
+    from autograder.nbgrade.batch import report_batch
+
+    subs = tmp_path / "subs"
+    for name, add in (("ann", ADD), ("bob", "def add(a, b):\n    return 0\n")):
+        (subs / name / "notebooks").mkdir(parents=True)
+        (subs / name / "helper.py").write_text("OFFSET = 0\n")
+        nb = json.dumps(student(source_dir, add=add))
+        (subs / name / "notebooks" / "01_synthetic.ipynb").write_text(nb, encoding="utf-8")
+    out = tmp_path / "out"
+    (out / "results").mkdir(parents=True)
+    suite = {"student": "ann", "status": "graded", "tests": [
+        {"name": "t", "part": "layers", "concept": "c", "points": 1.0, "max_points": 1.0, "status": "passed"}
+    ]}  # fmt: skip
+    (out / "results" / "ann.json").write_text(json.dumps(suite))
+    folders = [subs / "ann", subs / "bob"]
+    seen: list[tuple[str, bool]] = []
+    merged, paths = report_batch(
+        folders, out=out, notebooks=source_dir, workers=2, settings=FAST,
+        on_result=lambda record, resumed: seen.append((record["student"], resumed)),
+    )  # fmt: skip
+    assert sorted(seen) == [("ann", False), ("bob", False)]
+    ann, bob = merged
+    assert (ann["score"], ann["max_score"]) == (1.0 + 6.0, 1.0 + 12.0), "02_second is missing: 0 / 6"
+    assert (bob["score"], bob["max_score"]) == (3.0, 12.0)
+    assert ann["tests"][0]["name"] == "t" and bob["status"] == "graded"
+    assert paths.grades_csv.is_file() and len(paths.feedback_html) == 2
+    seen.clear()
+    report_batch(folders, out=out, notebooks=source_dir, on_result=lambda r, resumed: seen.append(resumed))
+    assert seen == [True, True], "an unchanged submission is not graded again"

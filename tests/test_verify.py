@@ -1,0 +1,76 @@
+"""`autograder verify` through the real sandboxed grader: the reference earns full marks, the released
+skeleton nothing, every wrong solution in `tests/corpus/` loses points on the test named to catch it, and
+the correct alternatives (loops, zero insertion, einsum, ...) keep full marks.
+
+Reference models are trained for seconds (TINY_BUDGET), so the quality scales are widened for this run
+only (the report says so); the quality tests' own mapping is checked in `test_hidden_suites.py`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from autograder.verify import TINY_BUDGET, load_corpus, reference_models, verify
+
+REPO = Path(__file__).resolve().parent.parent
+CORPUS = REPO / "tests" / "corpus"
+ANY_QUALITY = {
+    "segmentation_miou": (-1.0, 0.0),
+    "reconstruction_mse": (2.0, 1.0),
+    "few_label_accuracy": (-1.0, 0.0),
+}
+"""Any finite quality earns full points: tiny models must not make the reference look wrong."""
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory) -> Path:
+    return reference_models(source=REPO, budget=TINY_BUDGET, cache=tmp_path_factory.mktemp("models"))
+
+
+@pytest.fixture(scope="module")
+def report(models, tmp_path_factory):
+    out = tmp_path_factory.mktemp("verify")
+    return verify(source=REPO, corpus=CORPUS, out=out, models=models, workers=2, seed=3, scales=ANY_QUALITY)
+
+
+def test_corpus_is_big_and_varied():
+    entries = load_corpus(CORPUS)
+    bugs = [e for e in entries if e.kind == "bug"]
+    correct = [e for e in entries if e.kind == "correct"]
+    assert len(bugs) >= 20
+    targets = {e.target.rsplit(".", 1)[-1] for e in bugs}
+    assert {"conv_transpose2d", "conv_transpose2d_loops", "max_unpool2d", "bed_of_nails_unpool2d"} <= targets
+    alternatives = [e for e in correct if e.target.endswith(".conv_transpose2d")]
+    assert len(alternatives) >= 3  # loops, zero insertion, einsum: three ways to be right
+
+
+def test_reference_full_skeleton_zero_every_bug_caught(report):
+    assert report.ok, "\n".join(report.lines())
+    kinds = {o.name: o.kind for o in report.outcomes}
+    assert kinds["reference"] == "reference" and kinds["skeleton"] == "skeleton"
+    reference = next(o for o in report.outcomes if o.name == "reference")
+    assert reference.score == reference.max_score > 100
+    skeleton = next(o for o in report.outcomes if o.name == "skeleton")
+    assert skeleton.score == 0 and skeleton.max_score == reference.max_score
+    assert sum(o.kind == "bug" for o in report.outcomes) >= 20
+    assert any("scales overridden" in line for line in report.lines())
+
+
+def test_a_bug_that_is_not_caught_is_reported(tmp_path, models):
+    """A 'wrong' entry that is in fact correct must come out as BAD: verify can fail."""
+    (tmp_path / "corpus").mkdir()
+    (tmp_path / "corpus" / "not_really_a_bug.py").write_text(
+        '"""The reference nearest-neighbour unpooling, filed as a bug."""\n'
+        'TARGET = "exercise_code.layers.unpooling.nearest_unpool2d"\n'
+        'CATCH = ("test_layers.py::test_nearest_unpool2d",)\n'
+        "SOURCE = '''\ndef nearest_unpool2d(x, scale):\n"
+        "    check_4d(x)\n    sh, sw = positive_pair(scale, 'scale')\n"
+        "    return x.repeat_interleave(sh, dim=2).repeat_interleave(sw, dim=3)\n'''\n"
+    )
+    report = verify(source=REPO, corpus=tmp_path / "corpus", out=tmp_path / "out", models=models,
+                    workers=1, reference=False, skeleton=False)  # fmt: skip
+    (outcome,) = report.outcomes
+    assert not report.ok and not outcome.ok
+    assert "NOT caught" in outcome.detail, outcome.detail
