@@ -139,14 +139,18 @@ def main(argv: list[str] | None = None) -> int:
     """Run every step, printing each as it finishes; exit 1 at the first step that fails its expectation."""
     parser = argparse.ArgumentParser(prog="python -m autograder.demo", description=__doc__)
     parser.add_argument(
-        "--out", type=Path, default=DemoSettings.out, help="release folder (default: build/release)"
+        "--out",
+        type=Path,
+        default=DemoSettings.out,
+        help="release folder (default: build/release); submissions and reports go to its sibling demo/",
     )
     parser.add_argument(
         "--skip-grading", action="store_true", help=f"stop after the first {RELEASE_STEPS} steps (no grading)"
     )
     parser.add_argument("--workers", type=int, default=DemoGrading.workers, help="submissions graded at once")
     args = parser.parse_args(argv)
-    ctx = DemoContext(DemoSettings(out=args.out), grading=DemoGrading(workers=args.workers))
+    grading = DemoGrading(workers=args.workers, out=args.out.parent / "demo")
+    ctx = DemoContext(DemoSettings(out=args.out), grading=grading)
     steps = STEPS[:RELEASE_STEPS] if args.skip_grading else STEPS
     started = time.monotonic()
     for number, (title, step) in enumerate(steps, start=1):

@@ -1,4 +1,5 @@
-"""`make demo`: release, then public checks on the reference (all pass) and the skeleton (all TODO)."""
+"""`make demo`, the main job end to end: release, public checks on the reference (all pass) and the skeleton
+(all TODO), data, sample submissions, sandboxed grading of suites and notebooks, reports."""
 
 from __future__ import annotations
 
@@ -16,6 +17,10 @@ def test_demo_runs_every_step(tmp_path, capsys):
     assert "layers: 0/" in out and "[TODO ]" in out and "[PASS ]" in out
     assert "NOT MET" not in out and out.endswith("demo: done\n")
     assert (tmp_path / "release" / "exercise_code" / "layers").is_dir()
+    assert len(list((tmp_path / "release" / "notebooks").glob("*.ipynb"))) == 4
+    reports = tmp_path / "demo" / "grading" / "reports"
+    assert (reports / "grades.csv").is_file() and (reports / "summary.html").is_file()
+    assert "expected: every results.json validates against the Gradescope schema" in out
 
 
 def test_demo_stops_when_an_expectation_is_not_met(tmp_path, monkeypatch, capsys):

@@ -120,7 +120,7 @@ def test_release_writes_only_the_allow_listed_files(kit, tmp_path):
         Path("exercise_code/geometry.py"): ("area", "Scaler.apply"),
         Path("exercise_code/stats.py"): ("mean",),
     }
-    assert report.total_regions == 3 and report.notebooks.note == "no notebooks yet"
+    assert report.total_regions == 3 and report.notebooks.note == "no notebooks"
     assert any("skipped exercise_code/weights.pt" in line for line in report.summary_lines())
 
 
@@ -249,11 +249,12 @@ def test_missing_package_is_an_error(tmp_path):
         release(source=tmp_path, out=tmp_path / "out")
 
 
-def test_notebook_step_is_a_placeholder(kit, tmp_path):
+def test_notebook_step_can_be_skipped_and_refuses_bad_tags(kit, tmp_path):
     (kit / "notebooks").mkdir()
-    (kit / "notebooks/01_unpooling.py").write_text("# %% [markdown]\n# Unpooling\n")
-    report = release(source=kit, out=tmp_path / "out")
-    assert report.notebooks.released == [] and "1 source notebook(s) found" in report.notebooks.note
-    assert not (tmp_path / "out" / "notebooks").exists()
+    (kit / "notebooks/01_unpooling.py").write_text('# %% tags=["tests:"]\nassert True\n')
     report = release(source=kit, out=tmp_path / "out", notebooks=False)
-    assert report.notebooks.note.startswith("skipped")
+    assert report.notebooks.note.startswith("skipped") and report.notebooks.released == []
+    assert not (tmp_path / "out" / "notebooks").exists()
+    with pytest.raises(MarkerError, match="01_unpooling"):
+        release(source=kit, out=tmp_path / "out2")
+    assert not (tmp_path / "out2").exists()

@@ -3,7 +3,7 @@
 from .assignment import ReleaseReport, release
 from .leak import Leak, find_leaks, secret_lines
 from .markers import Region, find_regions, strip_solutions
-from .notebooks import NotebookStep, release_notebooks
+from .notebooks import NotebookStep, notebook_secret_lines, release_notebooks
 from .policy import DEFAULT_POLICY, ReleasePolicy
 
 __all__ = [
@@ -16,6 +16,7 @@ __all__ = [
     "find_leaks",
     "find_regions",
     "release",
+    "notebook_secret_lines",
     "release_notebooks",
     "secret_lines",
     "strip_solutions",

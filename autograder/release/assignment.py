@@ -13,7 +13,7 @@ from pathlib import Path
 from autograder.errors import LeakError
 
 from .leak import Leak, find_leaks, secret_lines
-from .notebooks import NotebookStep, release_notebooks
+from .notebooks import NotebookStep, notebook_secret_lines, release_notebooks
 from .package import package_files, release_package
 from .policy import DEFAULT_POLICY, ReleasePolicy
 from .project import write_project_files
@@ -68,6 +68,11 @@ def release(
     check_target(source, out, policy.package)
     files, _ = package_files(source, policy)
     secrets = secret_lines((p for p in files if p.suffix == ".py"), source, policy)
+    if notebooks:  # a line the kit shows publicly anyway (e.g. in a public check) is no secret
+        texts = (p.read_text("utf-8") for p in files if p.suffix == ".py")
+        shown = {line.strip() for text in texts for line in text.split("\n")}
+        notebook_secrets = notebook_secret_lines(source / "notebooks", source, policy)
+        secrets.update({line: where for line, where in notebook_secrets.items() if line not in shown})
     report = ReleaseReport(out=out)
     with staged(out) as staging:
         package = release_package(source, staging, policy)
