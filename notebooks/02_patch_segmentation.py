@@ -213,7 +213,10 @@ print(f"{H * W} patches per image, {slow_seconds:.2f} s per image; "
 #   classification of every fourth pixel in each direction. To stay dense, each pooling runs with
 #   stride 1 instead, and every later layer is **dilated** by the stride that was removed (its
 #   taps are spaced 2, then 4 pixels apart), so it still combines exactly the positions that the
-#   patch network combines. This is the "a trous" (with holes) trick.
+#   patch network combines. This is the "a trous" (with holes) trick. A stride-1 max pooling over
+#   a dilated window is simply the maximum of a few shifted copies of the map: `DenseMaxPool2d`
+#   (given in the same file) computes it that way, which on a CPU is much faster than
+#   `nn.MaxPool2d(k, stride=1, dilation=d)` and gives the same numbers.
 #
 # **Exercise 4.** Implement `fully_convolutional(model)` in `exercise_code/models/fully_conv.py`:
 # a module that maps images `Tensor[N, 3, H, W]` to scores `Tensor[N, K, H, W]`, with the patch

@@ -6,7 +6,13 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from exercise_code.models import PatchClassifier, extract_patches, fully_convolutional, segment_by_patches
+from exercise_code.models import (
+    DenseMaxPool2d,
+    PatchClassifier,
+    extract_patches,
+    fully_convolutional,
+    segment_by_patches,
+)
 
 
 def test_patches_are_centred_row_major_with_reflect_padding():
@@ -73,3 +79,22 @@ def test_errors(call, match):
 def test_fully_convolutional_rejects_other_models():
     with pytest.raises(TypeError, match="PatchClassifier"):
         fully_convolutional(torch.nn.Linear(2, 2))
+
+
+@pytest.mark.parametrize(("kernel", "dilation"), [(2, 1), (2, 2), (3, 4), ((2, 3), 2), (1, 3)])
+def test_dense_max_pool_equals_torch_stride_one_pool(kernel, dilation):
+    x = torch.randn(2, 3, 17, 14, dtype=torch.float64, requires_grad=True)
+    got = DenseMaxPool2d(kernel, dilation)(x)
+    want = F.max_pool2d(x, kernel, stride=1, dilation=dilation)
+    torch.testing.assert_close(got, want, rtol=0, atol=0)
+    g = torch.randn_like(want)
+    (grad_got,) = torch.autograd.grad(got, x, g)
+    (grad_want,) = torch.autograd.grad(want, x, g)
+    torch.testing.assert_close(grad_got, grad_want)
+
+
+def test_dense_max_pool_rejects_a_window_larger_than_the_input():
+    with pytest.raises(ValueError, match="smaller than the dilated pooling window"):
+        DenseMaxPool2d(3, 4)(torch.zeros(1, 1, 8, 8))
+    with pytest.raises(ValueError, match="positive"):
+        DenseMaxPool2d(0)

@@ -2,7 +2,7 @@
 
 from .autoencoders import Autoencoder, Classifier, ConvAutoencoder, Decoder, Encoder, LinearAutoencoder
 from .fcn import FCN
-from .fully_conv import DensePatchNet, fully_convolutional
+from .fully_conv import DenseMaxPool2d, DensePatchNet, fully_convolutional
 from .patch import PatchClassifier, extract_patches, segment_by_patches
 from .pca import PCA, pca, principal_angles
 from .registry import build_model, model_spec, register, registered_models
@@ -14,6 +14,7 @@ __all__ = [
     "Classifier",
     "ConvAutoencoder",
     "Decoder",
+    "DenseMaxPool2d",
     "DensePatchNet",
     "Encoder",
     "LinearAutoencoder",

@@ -7,6 +7,7 @@ equals the per-patch classification at every pixel (Long, Shelhamer and Darrell 
 
 from __future__ import annotations
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
@@ -27,6 +28,37 @@ class DensePatchNet(nn.Module):
         padded = F.pad(x, (r, r, r, r), mode="reflect") if r else x  # the same border as extract_patches
         out = self.body(padded)  # position (i, j) <-> the patch whose top-left corner is (i, j)
         return out[:, :, :H, :W]
+
+
+class DenseMaxPool2d(nn.Module):
+    """Max pooling at stride 1 over a dilated window, as the maximum of shifted copies of the input.
+
+    Equals `nn.MaxPool2d(kernel_size, stride=1, dilation=dilation)` (no padding) and is much faster on
+    CPU: k + k element-wise maxima over whole maps (rows, then columns) instead of a window loop per pixel.
+    """
+
+    def __init__(self, kernel_size: int | tuple[int, int], dilation: int = 1) -> None:
+        super().__init__()
+        kh, kw = (kernel_size, kernel_size) if isinstance(kernel_size, int) else kernel_size
+        if kh < 1 or kw < 1 or dilation < 1:
+            raise ValueError(f"kernel_size and dilation must be positive, got {kernel_size}, {dilation}")
+        self.kernel_size, self.dilation = (kh, kw), dilation
+
+    def forward(self, x: Tensor) -> Tensor:
+        (kh, kw), d = self.kernel_size, self.dilation
+        h, w = x.shape[-2] - d * (kh - 1), x.shape[-1] - d * (kw - 1)
+        if h < 1 or w < 1:
+            raise ValueError(f"input {tuple(x.shape[-2:])} is smaller than the dilated pooling window")
+        rows = x[..., :h, :]
+        for i in range(1, kh):
+            rows = torch.maximum(rows, x[..., i * d : i * d + h, :])
+        out = rows[..., :w]
+        for j in range(1, kw):
+            out = torch.maximum(out, rows[..., j * d : j * d + w])
+        return out
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}, dilation={self.dilation}"
 
 
 def _as_int(v: int | tuple[int, ...]) -> int:
@@ -53,7 +85,9 @@ def fully_convolutional(model: PatchClassifier) -> DensePatchNet:
             conv.load_state_dict(layer.state_dict())
             layers.append(conv)
         elif isinstance(layer, nn.MaxPool2d):
-            layers.append(nn.MaxPool2d(layer.kernel_size, stride=1, dilation=dilation))
+            if layer.padding not in (0, (0, 0)) or layer.ceil_mode or layer.dilation not in (1, (1, 1)):
+                raise ValueError(f"only unpadded, undilated pooling can be made dense, got {layer}")
+            layers.append(DenseMaxPool2d(layer.kernel_size, dilation))
             dilation *= _as_int(layer.stride)
         else:
             layers.append(layer)
