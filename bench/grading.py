@@ -35,18 +35,9 @@ from autograder.demo_submissions import (  # noqa: E402
 )
 from autograder.grading import HIDDEN_DIR, GradeSettings, grade_batch  # noqa: E402
 from autograder.release import release  # noqa: E402
-from autograder.verify.corpus import apply_entry, copy_package, load_corpus  # noqa: E402
+from autograder.verify.corpus import load_corpus  # noqa: E402
 from autograder.verify.reference_models import TINY_BUDGET, reference_models  # noqa: E402
-
-
-def _submission(package: Path, models: Path, dest: Path) -> Path:
-    copy_package(package, dest)
-    (dest / "models").mkdir()
-    for file in sorted(models.glob("*.json")) + sorted(models.glob("*.pt")):
-        if file.name != "metrics.json":
-            shutil.copy2(file, dest / "models" / file.name)
-    (dest / "notebooks").mkdir()
-    return dest
+from autograder.verify.run import _submission  # noqa: E402
 
 
 def build(root: Path, n: int) -> list[Path]:
@@ -68,9 +59,7 @@ def build(root: Path, n: int) -> list[Path]:
         elif kind == "bug":
             entry = bugs[bug_index % len(bugs)]
             bug_index += 1
-            sub = _submission(REPO, models, root / "subs" / f"{i:02d}_bug-{entry.name}")
-            apply_entry(sub, entry)
-            subs.append(sub)
+            subs.append(_submission(REPO, models, root / "subs" / f"{i:02d}_bug-{entry.name}", entry))
         else:
             sub = _submission(REPO, models, root / "subs" / f"{i:02d}_adversarial")
             init = MALLORY_INIT.replace("{marker}", "bench-escaped")
