@@ -190,6 +190,25 @@ def _metric(result: dict[str, float], task: Task) -> float:
     return -result["mse"]
 
 
+def lr_factor(schedule: Schedule, progress: float) -> float:
+    """The learning rate, as a fraction of the peak, after `progress` (0 to 1) of the training run.
+
+    COSINE decays from 1 to 0; ONECYCLE warms up from 1/25 to 1 over the first 30 % and then decays to
+    1/250,000 (the shape of `torch.optim.lr_scheduler.OneCycleLR` with its defaults, without momentum
+    cycling). `fit` measures progress in steps, or in time spent when the time budget ends first, so a
+    run cut short by `max_seconds` still ends with a small learning rate.
+    """
+    p = min(max(progress, 0.0), 1.0)
+    if schedule is Schedule.COSINE:
+        return 0.5 * (1 + math.cos(math.pi * p))
+    if schedule is Schedule.ONECYCLE:
+        start, end, warm = 1 / 25, 1 / 25 / 1e4, 0.3
+        if p < warm:
+            return start + (1 - start) * 0.5 * (1 - math.cos(math.pi * p / warm))
+        return end + (1 - end) * 0.5 * (1 + math.cos(math.pi * (p - warm) / (1 - warm)))
+    return 1.0
+
+
 def fit(
     model: nn.Module, train_loader: DataLoader, val_loader: DataLoader | None, config: TrainConfig
 ) -> History:
@@ -205,12 +224,8 @@ def fit(
     if channels_last:
         model.to(memory_format=torch.channels_last)
     optimizer = _optimizer(model, config)
-    steps = config.epochs * max(len(train_loader), 1)
-    scheduler = None
-    if config.scheduler is Schedule.COSINE:
-        scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, steps)
-    elif config.scheduler is Schedule.ONECYCLE:
-        scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, config.lr, total_steps=steps)
+    steps, step = config.epochs * max(len(train_loader), 1), 0
+    base_lrs = [group["lr"] for group in optimizer.param_groups]
     scaler = torch.amp.GradScaler("cuda", enabled=amp)
     history = History(device=str(device))
     best_loss, best_state, bad_epochs = math.inf, None, 0
@@ -227,6 +242,13 @@ def fit(
                 disable=not config.progress,
             )
             for batch in bar:
+                # the schedule runs over the epochs, or over the time budget if that ends first
+                progress = step / steps
+                if config.max_seconds is not None:
+                    progress = max(progress, (time.perf_counter() - start) / config.max_seconds)
+                for group, base in zip(optimizer.param_groups, base_lrs, strict=True):
+                    group["lr"] = base * lr_factor(config.scheduler, progress)
+                step += 1
                 x, y = _split_batch(batch, config.task)
                 x, y = _to(x, device, channels_last), y.to(device, non_blocking=True)
                 with torch.autocast(device.type, enabled=amp):
@@ -238,8 +260,6 @@ def fit(
                     nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
                 scaler.step(optimizer)
                 scaler.update()
-                if scheduler is not None:
-                    scheduler.step()
                 running += float(loss.detach()) * len(x)
                 seen += len(x)
                 bar.set_postfix(loss=f"{running / seen:.4f}")

@@ -14,12 +14,14 @@ from exercise_code.config import ModelLimits
 from exercise_code.models.registry import register
 from exercise_code.training import (
     Optimizer,
+    Schedule,
     Task,
     TrainConfig,
     check_limits,
     evaluate,
     fit,
     load_checkpoint,
+    lr_factor,
     make_loader,
     model_size,
     predict,
@@ -101,6 +103,54 @@ def test_time_budget_is_respected():
     config = TrainConfig(Task.SEGMENTATION, epochs=1000, max_seconds=0.5, progress=False)
     history = fit(TinySegNet(), make_loader(data, 4), None, config)
     assert history.seconds < 3.0 and history.epochs_run < 1000 and history.stopped_early
+
+
+def _torch_lrs(make, steps: int) -> list[float]:
+    opt = torch.optim.SGD([nn.Parameter(torch.zeros(1))], lr=0.1)
+    sched, lrs = make(opt), []
+    for _ in range(steps + 1):
+        lrs.append(opt.param_groups[0]["lr"])
+        opt.step()
+        sched.step()
+    return lrs
+
+
+def test_schedules_follow_torch_shapes():
+    """Cosine equals CosineAnnealingLR; one-cycle follows OneCycleLR's learning rates (momentum aside)."""
+    steps = 40
+    want = _torch_lrs(lambda opt: torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps), steps)
+    got = [0.1 * lr_factor(Schedule.COSINE, i / steps) for i in range(steps + 1)]
+    assert got == pytest.approx(want, rel=1e-6, abs=1e-12)
+    # OneCycleLR puts its phase boundary at step 0.3 * total - 1: equal up to that offset of 1 step in 2,000
+    steps = 2000
+    want = _torch_lrs(lambda opt: torch.optim.lr_scheduler.OneCycleLR(opt, 0.1, total_steps=steps + 1), steps)
+    got = [0.1 * lr_factor(Schedule.ONECYCLE, i / steps) for i in range(steps + 1)]
+    assert got == pytest.approx(want, abs=3e-4)
+    assert got[0] == pytest.approx(want[0]) and got[-1] == pytest.approx(want[-1], abs=1e-9)
+    assert max(got) == pytest.approx(0.1, rel=1e-4)
+    assert lr_factor(Schedule.NONE, 0.7) == 1.0
+    assert lr_factor(Schedule.COSINE, 2.0) == lr_factor(Schedule.COSINE, 1.0) == 0.0
+
+
+def test_a_time_budget_that_ends_first_still_anneals_the_learning_rate():
+    data = _segmentation_data(256)
+    seen = []
+
+    model = TinySegNet()
+    config = TrainConfig(
+        Task.SEGMENTATION, epochs=1000, lr=0.1, scheduler=Schedule.COSINE, max_seconds=0.5, progress=False
+    )
+    optimizer_step = torch.optim.Adam.step
+
+    def spying_step(self, *args, **kwargs):
+        seen.append(self.param_groups[0]["lr"])
+        return optimizer_step(self, *args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(torch.optim.Adam, "step", spying_step)
+        history = fit(model, make_loader(data, 4), None, config)
+    assert history.stopped_early and history.epochs_run < 1000
+    assert seen[0] == pytest.approx(0.1, rel=1e-3) and seen[-1] < 0.02  # by steps alone: still ~0.1
 
 
 def test_keyboard_interrupt_returns_history():
