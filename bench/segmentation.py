@@ -265,9 +265,9 @@ def run_one(
         model: nn.Module = fully_convolutional(patch).eval()
     else:
         model = (
-            FCN4s(NUM_SCENE_CLASSES)
+            FCN4s(NUM_SCENE_CLASSES, width=args.width)
             if name == "4s"
-            else FCN(NUM_SCENE_CLASSES, variant=name, backbone="vgg_small")
+            else FCN(NUM_SCENE_CLASSES, variant=name, backbone="vgg_small", width=args.width)
         )
         recipe = Recipe(lr=args.lr, batch=args.batch)
         batcher = scene_batcher(train, recipe.batch, args.augment)
@@ -321,6 +321,7 @@ def main() -> None:
     parser.add_argument("--validations", type=int, default=4, help="validation passes inside the budget")
     parser.add_argument("--lr", type=float, default=1e-2, help="FCN peak learning rate (AdamW)")
     parser.add_argument("--batch", type=int, default=16, help="FCN batch size (scenes)")
+    parser.add_argument("--width", type=int, default=16, help="FCN backbone width (vgg_small)")
     parser.add_argument(
         "--no-augment",
         dest="augment",
