@@ -1,4 +1,4 @@
-"""Small helpers with one home: seeding, device pick, relative error."""
+"""Small helpers with one home: seeding, device pick, bfloat16 support, relative error."""
 
 from __future__ import annotations
 
@@ -25,6 +25,14 @@ def pick_device(prefer: str | None = None) -> torch.device:
     if mps is not None and mps.is_available():
         return torch.device("mps")
     return torch.device("cpu")
+
+
+def cpu_bf16_supported() -> bool:
+    """Whether this CPU runs bfloat16 convolutions natively (oneDNN with AVX512-BF16 or AMX).
+
+    Elsewhere bfloat16 is emulated and slower than float32, so CPU autocast should stay off.
+    """
+    return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
 
 
 def rel_error(x: torch.Tensor, y: torch.Tensor) -> float:

@@ -28,7 +28,9 @@ from exercise_code.training import (
     save_checkpoint,
     use_amp,
     use_channels_last,
+    use_cpu_bf16,
 )
+from exercise_code.utils import cpu_bf16_supported
 
 
 @register
@@ -223,6 +225,33 @@ def test_gpu_switches():
         torch.device("cpu"), config
     )
     assert not use_amp(torch.device("cuda"), TrainConfig(Task.SEGMENTATION, amp=False))
+
+
+def test_cpu_bf16_switch():
+    cpu, cuda = torch.device("cpu"), torch.device("cuda")
+    asked = TrainConfig(Task.SEGMENTATION, cpu_bf16=True)
+    assert not use_cpu_bf16(cpu, TrainConfig(Task.SEGMENTATION))  # off unless asked for
+    assert not use_cpu_bf16(cuda, asked)  # CUDA has its own AMP
+    assert use_cpu_bf16(cpu, asked) == cpu_bf16_supported()
+    assert use_channels_last(cpu, asked) == cpu_bf16_supported()
+    assert not use_channels_last(cpu, TrainConfig(Task.SEGMENTATION, cpu_bf16=True, channels_last=False))
+
+
+@pytest.mark.skipif(not cpu_bf16_supported(), reason="this CPU has no native bfloat16")
+def test_cpu_bf16_trains_in_bfloat16_and_keeps_float32_weights():
+    model = TinySegNet()
+    seen: list[torch.dtype] = []
+    model.net[0].register_forward_hook(lambda module, args, out: seen.append(out.dtype))
+    loader = make_loader(_segmentation_data(), 16, shuffle=True)
+    before = evaluate(model, loader, Task.SEGMENTATION, num_classes=3)["loss"]
+    config = TrainConfig(Task.SEGMENTATION, epochs=15, lr=1e-2, progress=False, cpu_bf16=True)
+    fit(model, loader, loader, config)
+    after = evaluate(model, loader, Task.SEGMENTATION, num_classes=3)["loss"]
+    assert torch.bfloat16 in seen  # training steps ran under autocast
+    assert seen[-1] == torch.float32  # evaluation did not
+    assert all(p.dtype == torch.float32 for p in model.parameters())
+    assert model.net[0].weight.is_contiguous()  # channels_last undone after training
+    assert after < 0.7 * before
 
 
 def test_bad_epochs():
