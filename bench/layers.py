@@ -1,7 +1,10 @@
 """Benchmark: the kit's layers against PyTorch's built-ins, timed side by side in the same run.
 
 Prints, per realistic shape, the median time of each kit function and of the matching PyTorch op,
-and their ratio (kit / torch). Run: `.venv/bin/python bench/layers.py [--threads N]`.
+and their ratio (kit / torch). The kit's `conv_transpose2d` runs one `F.conv2d` for all stride phases;
+the rows marked "fold route" time the other vectorisation the notebook suggests (one matrix product
+for all stamps, then `F.fold`), as a baseline for that choice. Run:
+`.venv/bin/python bench/layers.py [--threads N]`.
 """
 
 from __future__ import annotations
@@ -26,6 +29,18 @@ def median_ms(fn: Callable[[], object], repeats: int, warmup: int = 2) -> float:
         fn()
         times.append(time.perf_counter() - t0)
     return 1000 * statistics.median(times)
+
+
+def fold_route(
+    x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None, stride: int = 1, padding: int = 0
+) -> torch.Tensor:
+    """Transposed convolution as one matrix product for all stamps, then `F.fold` adds the overlaps."""
+    N, C_in, H, W = x.shape
+    _, C_out, k, _ = weight.shape
+    cols = weight.reshape(C_in, -1).t() @ x.reshape(N, C_in, H * W)  # (N, C_out * k * k, H * W)
+    full = F.fold(cols, ((H - 1) * stride + k, (W - 1) * stride + k), k, stride=stride)
+    out = full[:, :, padding : full.shape[2] - padding, padding : full.shape[3] - padding]
+    return out if bias is None else out + bias.view(1, -1, 1, 1)
 
 
 def forward_backward(op: Callable[..., torch.Tensor], *args, **kwargs) -> Callable[[], None]:
@@ -59,6 +74,8 @@ def main() -> None:
     kit = median_ms(forward_backward(conv_transpose2d, xg, wg, None, 2, 1), args.repeats)
     ref = median_ms(forward_backward(F.conv_transpose2d, xg, wg, None, 2, 1), args.repeats)
     rows.append(("conv_transpose2d fwd+bwd", shape, kit, ref))
+    kit = median_ms(forward_backward(fold_route, xg, wg, None, 2, 1), args.repeats)
+    rows.append(("  fold route fwd+bwd", shape, kit, ref))
     small = x[:1, :16, :16, :16].contiguous()
     ws = w[:16, :16].contiguous()
     kit = median_ms(lambda: conv_transpose2d_loops(small, ws, None, 2, 1), 3, warmup=1)
@@ -72,6 +89,16 @@ def main() -> None:
     kit = median_ms(lambda: conv_transpose2d(scores, w32, None, 32, 16), args.repeats)
     ref = median_ms(lambda: F.conv_transpose2d(scores, w32, None, 32, 16), args.repeats)
     rows.append(("conv_transpose2d", shape, kit, ref))
+
+    # FCN-8s on digit scenes, training: 11-class stride-8 scores of 16 scenes upsampled 8x (kernel 16)
+    s8 = torch.randn(16, 11, 8, 8, requires_grad=True)
+    w8 = torch.randn(11, 11, 16, 16, requires_grad=True)
+    shape = "N16 C11 8x8 -> 64x64 k16 s8 p4"
+    ref = median_ms(forward_backward(F.conv_transpose2d, s8, w8, None, 8, 4), args.repeats)
+    kit = median_ms(forward_backward(conv_transpose2d, s8, w8, None, 8, 4), args.repeats)
+    rows.append(("conv_transpose2d fwd+bwd", shape, kit, ref))
+    kit = median_ms(forward_backward(fold_route, s8, w8, None, 8, 4), args.repeats)
+    rows.append(("  fold route fwd+bwd", shape, kit, ref))
 
     # SegNet-style max unpooling of a 2x2 pool
     feats = torch.randn(8, 64, 32, 32)

@@ -4,6 +4,8 @@
     .venv/bin/python bench/segmentation.py --boldness 2.0     # thicker strokes (SceneConfig.boldness)
     .venv/bin/python bench/segmentation.py --variants 8s,patch --budget 300
     .venv/bin/python bench/segmentation.py --quick            # smoke test: 5 CPU-s each, few scenes
+    .venv/bin/python bench/segmentation.py --variants 8s --seed 1 & \
+    .venv/bin/python bench/segmentation.py --variants 32s --seed 1   # both cores: one model per process
 
 Every model trains on `DigitScenes("train", --scenes)` for the same budget of *process CPU time*
 (`time.process_time()`, all threads of this process), so the figures do not depend on other load on the
@@ -14,6 +16,10 @@ Validation (`val` split) runs a few times inside the budget; the weights of the 
 kept. The FCNs (backbone vgg_small) see whole scenes; the patch classifier sees patches centred on random
 pixels and is evaluated densely through its fully convolutional twin. Test mean IoU and pixel accuracy
 (`exercise_code.metrics` through `evaluate`) come from `DigitScenes("test", --test-scenes)`.
+
+Speed settings, the same for every model: one thread (more steps per CPU-second than two), channels_last,
+and the forward pass under bfloat16 autocast where the CPU runs bfloat16 natively (`--precision auto`;
+weights, optimizer and loss stay float32; validation and test run in float32).
 """
 
 from __future__ import annotations
@@ -41,7 +47,8 @@ from exercise_code.training import Task, evaluate, make_loader  # noqa: E402
 from exercise_code.utils import cpu_bf16_supported, seed_everything  # noqa: E402
 
 DEFAULT_MODELS = ("32s", "16s", "8s", "patch")
-ALL_MODELS = (*DEFAULT_MODELS, "4s")
+ALL_MODELS = (*DEFAULT_MODELS, "4s", "8s-maxpool")
+BENCH_ONLY = {"4s": "proto", "8s-maxpool": "ablation"}
 Batcher = Callable[[torch.Generator], tuple[Tensor, Tensor]]
 
 
@@ -100,6 +107,16 @@ class FCN4s(FCN):
         score = self.up2b(score) + self.score8(f8)
         score = self.up2c(score) + self.score4(f4)
         return self.up_final(score)[:, :, :H, :W]
+
+
+def with_max_pooling(model: FCN) -> FCN:
+    """Bench-only ablation, not part of the kit: the vgg_small backbone with VGG's 2x2 max pooling in place of
+    each learned 2x2 stride-2 convolution (and its BatchNorm and ReLU), as the kit had it before."""
+    for stage in (*model.backbone.to8, model.backbone.to16, model.backbone.to32):
+        down = next(i for i, m in enumerate(stage) if isinstance(m, nn.Conv2d) and m.stride == (2, 2))
+        stage[down] = nn.MaxPool2d(2)
+        del stage[down + 1 : down + 3]  # its BatchNorm and ReLU
+    return model
 
 
 def lr_factor(progress: float, recipe: Recipe) -> float:
@@ -270,11 +287,12 @@ def run_one(
         )
         model: nn.Module = fully_convolutional(patch).eval()
     else:
-        model = (
-            FCN4s(NUM_SCENE_CLASSES, width=args.width)
-            if name == "4s"
-            else FCN(NUM_SCENE_CLASSES, variant=name, backbone="vgg_small", width=args.width)
-        )
+        if name == "4s":
+            model = FCN4s(NUM_SCENE_CLASSES, width=args.width)
+        elif name == "8s-maxpool":
+            model = with_max_pooling(FCN(NUM_SCENE_CLASSES, variant="8s", width=args.width))
+        else:
+            model = FCN(NUM_SCENE_CLASSES, variant=name, backbone="vgg_small", width=args.width)
         recipe = Recipe(lr=args.lr, batch=args.batch)
         batcher = scene_batcher(train, recipe.batch, args.augment)
 
@@ -285,7 +303,8 @@ def run_one(
             model, batcher, recipe, args.budget, validate, args.validations, args.seed, args.bf16
         )
     test = seg_metrics(model, test_loader)
-    label = "patch" if name == "patch" else f"FCN-{name}" + (" (proto)" if name == "4s" else "")
+    label = "patch" if name == "patch" else f"FCN-{name}"
+    label += f" ({BENCH_ONLY[name]})" if name in BENCH_ONLY else ""
     digit_iou, class_accuracy = diagnose(model, test_loader.dataset)
     result = Result(
         label,
@@ -315,7 +334,8 @@ def main() -> None:
     parser.add_argument(
         "--variants",
         default=",".join(DEFAULT_MODELS),
-        help=f"comma-separated from {ALL_MODELS}; 4s is a bench-only prototype (FCN-8s + a stride-4 skip)",
+        help=f"comma-separated from {ALL_MODELS}; bench-only: 4s (FCN-8s + a stride-4 skip), 8s-maxpool "
+        "(FCN-8s whose backbone max-pools instead of its strided convolutions)",
     )
     parser.add_argument("--budget", type=float, default=600.0, help="process CPU-seconds per model")
     parser.add_argument("--scenes", type=int, default=30000, help="training scenes")

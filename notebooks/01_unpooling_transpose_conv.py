@@ -262,9 +262,10 @@ plt.show()
 # be told which one to produce.
 #
 # **Exercise 3.** Implement `conv_transpose2d_loops` (loops over input positions, for
-# understanding) and the vectorised `conv_transpose2d` (one matrix product for all stamps, then
-# `F.fold` adds the overlapping stamps) in `exercise_code/layers/transpose_conv.py`.
-# Both must equal `F.conv_transpose2d`.
+# understanding) and the vectorised `conv_transpose2d` (no Python loop over pixels) in
+# `exercise_code/layers/transpose_conv.py`. One way to vectorise: a single matrix product gives
+# every stamp, then `F.fold` adds the overlapping stamps. Part 4 shows another way, through
+# ordinary convolutions. Both functions must equal `F.conv_transpose2d`.
 
 # %%
 gen = torch.Generator().manual_seed(0)
@@ -364,6 +365,16 @@ assert up(torch.zeros(1, 8, 16, 16)).shape == (1, 8, 32, 32)
 #
 # The coverage is itself a transpose convolution: feed an all-ones input through an all-ones
 # kernel and each output pixel counts the stamps that land on it.
+#
+# The same pattern has a second reading. Group the output rows by their position modulo the
+# stride `s`, their *phase*: with `s = 2`, the even rows form one phase and the odd rows the other.
+# Output row `q * s + r` collects kernel taps `r, r + s, r + 2s, ...` from input rows `q, q - 1,
+# q - 2, ...`, so each phase is an ordinary (stride-1) convolution of the input with its own
+# sub-kernel, and the `s * s` phase images are interleaved into the output. With `k = 3, s = 2`
+# the even phase gets taps 0 and 2 and the odd phase only tap 1: two sub-kernels of different
+# sizes, hence the checkerboard. With `k = 4` both phases get two taps. Computing a transpose
+# convolution this way (one `F.conv2d` for all phases, then interleaving) is also much faster on a
+# CPU than adding up stamps with `F.fold` when the kernel is large, as in FCN's x8 upsampling.
 
 
 # %%

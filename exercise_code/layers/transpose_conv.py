@@ -1,4 +1,4 @@
-"""Transposed convolution: by its definition (loops), and vectorised (a matmul, then col2im by fold).
+"""Transposed convolution: by its definition (loops), and vectorised (as interleaved ordinary convolutions).
 
 Every input value scales a copy of the kernel; copies are placed `stride` apart in the output and
 overlapping copies add up. This is the adjoint of `conv2d` with the same arguments.
@@ -105,16 +105,24 @@ def conv_transpose2d(
         raise ValueError(f"padding {(pH, pW)} crops the whole output (size {H_out}x{W_out})")
     # BEGIN SOLUTION
     g = groups
-    # one kernel copy per input pixel, scaled by it: (g, C_out/g*kH*kW, C_in/g) @ (N, g, C_in/g, H*W)
-    w_t = weight.reshape(g, C_in // g, C_out_g * kH * kW).transpose(1, 2)
-    cols = torch.matmul(w_t, x.reshape(N, g, C_in // g, H * W))  # (N, g, C_out/g*kH*kW, H*W)
-    cols = cols.reshape(N, g * C_out_g * kH * kW, H * W)  # channel-major, as fold wants
-    full_size = ((H - 1) * sH + dH * (kH - 1) + 1, (W - 1) * sW + dW * (kW - 1) + 1)
-    full = F.fold(cols, full_size, (kH, kW), dilation=(dH, dW), stride=(sH, sW))  # overlaps add up
-    if oH <= pH and oW <= pW:  # crop `padding` on top/left and `padding - output_padding` on bottom/right
-        out = full[:, :, pH : pH + H_out, pW : pW + W_out]
-    else:  # output_padding reaches past the computed border: those rows and columns are zero
-        out = F.pad(full, (-pW, oW - pW, -pH, oH - pH))
+    if (dH, dW) != (1, 1):  # a dilated kernel is an ordinary kernel with zeros between its taps
+        dilated = weight.new_zeros(C_in, C_out_g, dH * (kH - 1) + 1, dW * (kW - 1) + 1)
+        dilated[:, :, ::dH, ::dW] = weight
+        weight, kH, kW = dilated, dilated.shape[2], dilated.shape[3]
+    # Output row q * s + r (its phase r) gathers kernel taps r, r + s, r + 2s, ... from input rows q, q - 1,
+    # q - 2, ...: each of the s * s phases is an ordinary convolution with its own sub-kernel, and the
+    # phases interleave. (With k = 3, s = 2 one phase has two taps and the other one: the checkerboard.)
+    mH, mW = -(-kH // sH), -(-kW // sW)  # taps per phase
+    w = F.pad(weight, (0, mW * sW - kW, 0, mH * sH - kH))  # (C_in, C_out/g, mH*sH, mW*sW), zero taps added
+    w = w.reshape(g, C_in // g, C_out_g, mH, sH, mW, sW).flip(3, 5)  # rows q - m: a flipped kernel
+    w = w.permute(0, 2, 4, 6, 1, 3, 5).reshape(g * C_out_g * sH * sW, C_in // g, mH, mW)
+    x = F.pad(x, (mW - 1, mW - 1, mH - 1, mH - 1))  # every stamp that reaches the output, also at borders
+    phases = F.conv2d(x, w, groups=g)  # (N, C_out * sH * sW, Hq, Wq), Hq = H + mH - 1
+    Hq, Wq = phases.shape[-2:]
+    phases = phases.reshape(N, g * C_out_g, sH, sW, Hq, Wq)
+    full = phases.permute(0, 1, 4, 2, 5, 3).reshape(N, g * C_out_g, Hq * sH, Wq * sW)  # interleave
+    # crop `padding` on top/left; bottom/right rows past the last stamp (output_padding) are zeros
+    out = F.pad(full, (-pW, W_out + pW - Wq * sW, -pH, H_out + pH - Hq * sH))
     if bias is not None:
         out = out + bias.view(1, -1, 1, 1)
     return out
