@@ -111,7 +111,7 @@ class FCN4s(FCN):
 
 def with_max_pooling(model: FCN) -> FCN:
     """Bench-only ablation, not part of the kit: the vgg_small backbone with VGG's 2x2 max pooling in place of
-    each learned 2x2 stride-2 convolution (and its BatchNorm and ReLU), as the kit had it before."""
+    each learned 3x3 stride-2 convolution (and its BatchNorm and ReLU), as the kit had it before."""
     for stage in (*model.backbone.to8, model.backbone.to16, model.backbone.to32):
         down = next(i for i, m in enumerate(stage) if isinstance(m, nn.Conv2d) and m.stride == (2, 2))
         stage[down] = nn.MaxPool2d(2)
@@ -356,7 +356,7 @@ def main() -> None:
     )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--validations", type=int, default=4, help="validation passes inside the budget")
-    parser.add_argument("--lr", type=float, default=1e-2, help="FCN peak learning rate (AdamW)")
+    parser.add_argument("--lr", type=float, default=2e-2, help="FCN peak learning rate (AdamW)")
     parser.add_argument("--batch", type=int, default=16, help="FCN batch size (scenes)")
     parser.add_argument("--width", type=int, default=16, help="FCN backbone width (vgg_small)")
     parser.add_argument(
