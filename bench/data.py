@@ -5,7 +5,8 @@
     .venv/bin/python bench/data.py --preview build/scenes_preview.png
 
 The bound fits free logits at 1/s resolution per image (Adam on the cross-entropy of their bilinear
-upsampling): no network whose last step upsamples stride-s scores bilinearly can beat it.
+upsampling): no network whose last step upsamples stride-s scores bilinearly can beat it. A second bound
+fits one shared learned transposed convolution (kernel 2s, as FCN's) together with the logits.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import torch.nn.functional as F
 
 from exercise_code.data import DigitScenes, mnist_subset, show_scenes
 from exercise_code.data.scene_gen import SceneConfig, bold_digits
+from exercise_code.layers import bilinear_kernel
 
 
 def mean_iou(pred: torch.Tensor, target: torch.Tensor, num_classes: int = 11) -> float:
@@ -31,20 +33,30 @@ def mean_iou(pred: torch.Tensor, target: torch.Tensor, num_classes: int = 11) ->
     return sum(ious) / len(ious)
 
 
-def stride_bound(masks: torch.Tensor, stride: int, steps: int = 300) -> float:
-    """mIoU of the best logits at 1/stride resolution, upsampled bilinearly (an upper bound for FCN heads)."""
+def stride_bound(masks: torch.Tensor, stride: int, steps: int = 300, learned: bool = False) -> float:
+    """mIoU of the best logits at 1/stride resolution, upsampled bilinearly (an upper bound for FCN heads).
+
+    With `learned`, the upsampling is one transposed convolution shared by all scenes (11 -> 11 classes,
+    kernel 2 * stride, as FCN's), fitted together with the logits: the bound for a learned FCN head.
+    """
     N, H, W = masks.shape
     logits = torch.zeros(N, 11, H // stride, W // stride, requires_grad=True)
-    opt = torch.optim.Adam([logits], lr=0.3)
+    kernel = bilinear_kernel(11, 11, 2 * stride).requires_grad_(learned)
+    groups = [{"params": [logits], "lr": 0.3}] + ([{"params": [kernel], "lr": 0.01}] if learned else [])
+    opt = torch.optim.Adam(groups)
+
+    def upsample() -> torch.Tensor:
+        if learned:
+            return F.conv_transpose2d(logits, kernel, stride=stride, padding=stride // 2)
+        return F.interpolate(logits, size=(H, W), mode="bilinear", align_corners=False)
+
     for _ in range(steps):
-        up = F.interpolate(logits, size=(H, W), mode="bilinear", align_corners=False)
-        loss = F.cross_entropy(up, masks)
+        loss = F.cross_entropy(upsample(), masks)
         opt.zero_grad()
         loss.backward()
         opt.step()
     with torch.no_grad():
-        up = F.interpolate(logits, size=(H, W), mode="bilinear", align_corners=False)
-    return mean_iou(up.argmax(1), masks)
+        return mean_iou(upsample().argmax(1), masks)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -81,8 +93,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     if args.bounds:
         bound_masks = DigitScenes("val", args.bounds, image_size=args.size).masks.long()
-        bounds = {f"stride_{s}": round(stride_bound(bound_masks, s), 3) for s in (2, 4, 8, 16, 32)}
-        print(json.dumps({"bound_scenes": args.bounds, "best_miou_from_stride": bounds}))
+        for learned in (False, True):
+            strides = (2, 4, 8, 16, 32)
+            bounds = {f"stride_{s}": round(stride_bound(bound_masks, s, learned=learned), 3) for s in strides}
+            key = "best_miou_from_stride_" + ("learned_upsampling" if learned else "bilinear")
+            print(json.dumps({"bound_scenes": args.bounds, key: bounds}))
     if args.preview is not None:
         args.preview.parent.mkdir(parents=True, exist_ok=True)
         show_scenes(ds, 8).savefig(args.preview, dpi=120)

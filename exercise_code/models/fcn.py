@@ -45,7 +45,7 @@ class VGGSmall(nn.Module):
     pooling. A max-pool keeps only the largest response of each window and forgets where in the window
     it was; a strided convolution sees every position and can keep that offset in its channels. FCN-8s
     draws every boundary from the stride-8 features, so this is what lets it place thin strokes
-    (`bench/RESULTS.md`: FCN-8s test mean IoU with max pooling and with strided convolutions).
+    (`bench/RESULTS.md`, same recipe and budget: FCN-8s test mean IoU 0.72 with max pooling, 0.82 without).
     """
 
     def __init__(self, in_channels: int = 3, width: int = 16) -> None:
