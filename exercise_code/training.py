@@ -74,8 +74,9 @@ class TrainConfig:
     """channels_last memory format for 4-D inputs, used on CUDA (and on CPU with `cpu_bf16`)."""
     cpu_bf16: bool = False
     """bfloat16 autocast and channels_last on a CPU that runs bfloat16 natively (`cpu_bf16_supported()`);
-    ignored elsewhere. Weights, optimizer and loss stay float32. About 1.7x the steps per second for the
-    FCNs on this kit's development CPU; leave it off where float32 precision matters (linear autoencoder)."""
+    ignored elsewhere. Weights, optimizer and loss stay float32. About 1.6x the steps per second of float32
+    for FCN-8s on this kit's development CPU (`bench/RESULTS.md`); leave it off where float32 precision
+    matters (linear autoencoder)."""
     seed: int = 0
     checkpoint_path: Path | None = None
     """Where the best model is saved (`.pt` state_dict + `.json` spec)."""
