@@ -66,7 +66,12 @@ class SandboxMemoryError(SandboxError):
 
 
 class SandboxCrash(SandboxError):
-    """The worker died or sent a malformed reply; it is restarted for the next request."""
+    """The worker died (or could not start); it is restarted for the next request."""
+
+
+class RefusedReply(SandboxError):
+    """The worker's reply broke the protocol (too large, malformed, unsafe tensors, out of turn) and was
+    refused before use; the worker, whose state may be poisoned, is restarted for the next request."""
 
 
 class ForbiddenCall(SandboxError):

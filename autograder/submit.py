@@ -20,15 +20,9 @@ from typing import Any
 from autograder.errors import IntakeRejected, SubmissionError
 from autograder.intake import IntakeLimits, extract_submission, missing_parts
 from autograder.intake.manifest import JUNK
-from exercise_code.config import CONFIG, ModelLimits
+from exercise_code.config import CONFIG, ModelLimits, state_dict_values
 
 MIB = 2**20
-MODEL_LIMITS: dict[str, str] = {
-    "segmentation": "segmentation_limits",
-    "autoencoder": "autoencoder_limits",
-    "classifier": "autoencoder_limits",
-}
-"""Model name -> the CONFIG field with its limits (the classifier is the fine-tuned encoder)."""
 HINTS = {
     "exercise_code/__init__.py": "run `autograder submit` in your kit's root folder (with exercise_code/)",
     "notebooks/*.ipynb": "keep your completed notebooks in notebooks/",
@@ -55,7 +49,10 @@ class SubmitReport:
     warnings: list[str] = field(default_factory=list)
 
     def lines(self) -> list[str]:
-        lines = [f"models/{m.name}: {m.params:,} parameters, {m.size_mb:.2f} MB: ok" for m in self.models]
+        lines = [
+            f"models/{m.name}: {m.params:,} values (parameters and buffers), {m.size_mb:.2f} MB: ok"
+            for m in self.models
+        ]
         lines += [f"public checks: {s}" for s in self.checks_summary]
         lines += [f"WARNING: {w}" for w in self.warnings]
         lines.append(f"wrote {self.out} ({len(self.files)} files)")
@@ -63,7 +60,7 @@ class SubmitReport:
 
 
 def _limits(name: str) -> ModelLimits:
-    return getattr(CONFIG, MODEL_LIMITS.get(name, "segmentation_limits"))
+    return CONFIG.limits_for(name) if name in CONFIG.model_names else CONFIG.segmentation_limits
 
 
 def _use_student_code(root: Path) -> None:
@@ -108,11 +105,12 @@ def check_model(root: Path, name: str) -> ModelCheck:
             f"models/{name}: rebuilding from models/{name}.json failed: {type(exc).__name__}: {exc}"
         )
         return check
-    check.params = sum(p.numel() for p in model.parameters())
+    check.params = state_dict_values(state)
     limits = _limits(name)
     if check.params > limits.max_parameters:
         check.problem = (
-            f"models/{name} has {check.params:,} parameters; the limit is {limits.max_parameters:,}"
+            f"models/{name} has {check.params:,} values in its state_dict (parameters and buffers); "
+            f"the limit is {limits.max_parameters:,}"
         )
     elif check.size_mb > limits.max_file_mb:
         check.problem = f"models/{name}.pt is {check.size_mb:.1f} MB; the limit is {limits.max_file_mb:g} MB"

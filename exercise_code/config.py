@@ -6,7 +6,9 @@ The notebooks, the public checks and the grader all read these values; nothing e
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -14,9 +16,16 @@ class ModelLimits:
     """Size limits a submitted model must meet."""
 
     max_parameters: int = 5_000_000
-    """Trainable and non-trainable parameters, counted with `numel`."""
+    """Values in every tensor of the saved state_dict (parameters and buffers), counted with `numel`."""
     max_file_mb: float = 20.0
     """Size of the saved `state_dict` file in MiB."""
+
+
+def state_dict_values(state: Mapping[str, Any]) -> int:
+    """Values in every tensor of a state_dict (parameters and buffers alike), counted with numel: what
+    `max_parameters` limits, in the notebooks and in the grader (which reads the saved file). A broadcast
+    view (`expand`) counts every element it shows, not the few it stores."""
+    return sum(int(v.numel()) for v in state.values() if callable(getattr(v, "numel", None)))
 
 
 @dataclass(frozen=True)
@@ -71,6 +80,14 @@ class AssignmentConfig:
     """Address-space limit of the sandboxed worker."""
     model_names: tuple[str, ...] = ("segmentation", "autoencoder", "classifier")
     """Models a submission holds, each as `models/<name>.pt` + `models/<name>.json`."""
+
+    def limits_for(self, model_name: str) -> ModelLimits:
+        """The limits of a submitted model (the classifier is the fine-tuned encoder: autoencoder limits)."""
+        if model_name == "segmentation":
+            return self.segmentation_limits
+        if model_name in ("autoencoder", "classifier"):
+            return self.autoencoder_limits
+        raise ValueError(f"model_name must be one of {self.model_names}, got {model_name!r}")
 
 
 CONFIG = AssignmentConfig()

@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset
 
-from .config import ModelLimits
+from .config import ModelLimits, state_dict_values
 from .metrics import accuracy, mean_iou, pixel_accuracy, reconstruction_mse
 from .models.registry import build_model, model_spec
 from .utils import cpu_bf16_supported, pick_device, seed_everything
@@ -362,9 +362,10 @@ def load_checkpoint(path: Path | str, map_location: str = "cpu") -> nn.Module:
 
 @dataclass(frozen=True)
 class ModelSize:
-    """Parameter count and the size of the saved state_dict."""
+    """Values in the state_dict (parameters and buffers) and the size of the saved state_dict."""
 
     parameters: int
+    """Every value of every tensor in the state_dict, buffers included (what the limits count)."""
     bytes: int
 
     @property
@@ -373,10 +374,11 @@ class ModelSize:
 
 
 def model_size(model: nn.Module) -> ModelSize:
-    """Count parameters and measure the saved state_dict (in memory)."""
+    """Count the state_dict's values and measure the saved state_dict (in memory)."""
+    state = model.state_dict()
     buffer = io.BytesIO()
-    torch.save(model.state_dict(), buffer)
-    return ModelSize(sum(p.numel() for p in model.parameters()), buffer.tell())
+    torch.save(state, buffer)
+    return ModelSize(state_dict_values(state), buffer.tell())
 
 
 def check_limits(model: nn.Module, limits: ModelLimits) -> list[str]:
@@ -384,7 +386,10 @@ def check_limits(model: nn.Module, limits: ModelLimits) -> list[str]:
     size = model_size(model)
     problems = []
     if size.parameters > limits.max_parameters:
-        problems.append(f"{size.parameters:,} parameters exceed the limit of {limits.max_parameters:,}")
+        problems.append(
+            f"{size.parameters:,} values (parameters and buffers) exceed the limit of "
+            f"{limits.max_parameters:,}"
+        )
     if size.megabytes > limits.max_file_mb:
         problems.append(
             f"saved size {size.megabytes:.1f} MiB exceeds the limit of {limits.max_file_mb:g} MiB"

@@ -31,7 +31,9 @@ REPO = Path(__file__).resolve().parent.parent
 SUITES = REPO / "autograder" / "hidden"
 
 
-def run_double(root: Path, out: Path, *, seed: int = 0, files: list[str] | None = None) -> dict[str, Any]:
+def run_double(
+    root: Path, out: Path, *, seed: int = 0, files: list[str] | None = None, key: int = 1234
+) -> dict[str, Any]:
     """Run the hidden suites (or `files` of them) against the kit at `root`; returns the result JSON."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(root), str(REPO / "tests")])}
     targets = [str(SUITES / f) for f in files] if files else [str(SUITES)]
@@ -39,6 +41,7 @@ def run_double(root: Path, out: Path, *, seed: int = 0, files: list[str] | None 
         sys.executable, "-m", "pytest", *targets, "-q", "-p", "hidden_double", "-p", "no:cacheprovider",
         "-p", "no:xdist", "--rootdir", str(SUITES), "--confcutdir", str(SUITES), "-c", os.devnull,
         "--import-mode=importlib", f"--double-root={root}", f"--double-out={out}", f"--double-seed={seed}",
+        f"--double-key={key}",
     ]  # fmt: skip
     # cwd: `python -m` puts the working directory first on sys.path, before PYTHONPATH
     done = subprocess.run(command, env=env, cwd=root, capture_output=True, text=True, timeout=600)
@@ -152,6 +155,18 @@ class FakeSubmission:
             raise StudentCodeError(type(exc).__name__, str(exc)) from None
         return FakeHandle(model.eval(), self.seed)
 
+    def fresh_worker(self) -> None:
+        """Nothing to restart in-process (the real grader starts a new worker)."""
+
+    def model_file(self, name: str, limits: Any = None) -> Any:
+        from autograder.grading.proxy import read_model_file
+        from exercise_code.config import CONFIG
+
+        weights = self.root / "models" / f"{name}.pt"
+        if not weights.is_file():
+            raise MissingPart(f"models/{name}.pt")
+        return read_model_file(weights, name, limits or CONFIG.limits_for(name))
+
     def load_model(self, name: str) -> FakeHandle:
         spec_path, weights = self.root / "models" / f"{name}.json", self.root / "models" / f"{name}.pt"
         if not spec_path.is_file():
@@ -162,30 +177,65 @@ class FakeSubmission:
 
 
 class _Oracle(nn.Module):
-    """Stub models that know the hidden answers (to check the metric-to-points mapping): `segmentation`
-    returns one-hot logits of the true masks, `classifier` the true labels' one-hot, `identity` x."""
+    """Stub models told the hidden key (test-only; the real sandbox never sees it), to check the
+    metric-to-points mapping: `segmentation` returns one-hot logits of the true masks; `lookup` encodes a
+    hidden digit as its index (a code of the configured size) and decodes it back; `classifier` encodes
+    likewise and its head gives the true label's one-hot; `constant` decodes to 0.5 everywhere."""
 
     def __init__(self, kind: str, kwargs: dict) -> None:
         super().__init__()
         self.kind, self.kwargs = kind, kwargs
-        self.p = nn.Parameter(torch.zeros(1))
+        self.encoder = _OracleEncoder(kwargs.get("key", 0))
+        self.head = _OracleHead(kwargs.get("key", 0))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.kind == "identity":
-            return x.clone()
-        if self.kind == "constant":
-            return torch.full_like(x, 0.5)
         if self.kind == "segmentation":
-            from exercise_code.data import DigitScenes
+            from autograder.hidden.hidden_data import hidden_scenes
+            from exercise_code.config import CONFIG
 
-            images, masks = DigitScenes("test", **self.kwargs).tensors()
+            images, masks = hidden_scenes(self.kwargs["key"], CONFIG.hidden_scenes, x.shape[-1]).tensors()
             found = [int(torch.nonzero((images == img).flatten(1).all(1))[0]) for img in x]
             return torch.nn.functional.one_hot(masks[found], 11).permute(0, 3, 1, 2).float()
-        from exercise_code.data import Digits
+        return self.decode(self.encode(x))
 
-        images, labels = Digits("test").tensors()
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        return self.encoder(x)
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        from autograder.hidden.hidden_data import hidden_digits
+
+        images, _ = hidden_digits(self.kwargs["key"])
+        if self.kind == "constant":
+            return torch.full((len(z), *images.shape[1:]), 0.5)
+        return images[z[:, 0].long()]
+
+
+class _OracleEncoder(nn.Module):
+    def __init__(self, key: int) -> None:
+        super().__init__()
+        self.key = key
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        from autograder.hidden.hidden_data import hidden_digits
+        from exercise_code.config import CONFIG
+
+        images, _ = hidden_digits(self.key)
         found = [int(torch.nonzero((images == img).flatten(1).all(1))[0]) for img in x]
-        return torch.nn.functional.one_hot(labels[found], 10).float()
+        codes = torch.zeros(len(x), CONFIG.latent_dim)
+        codes[:, 0] = torch.tensor(found, dtype=torch.float32)
+        return codes
+
+
+class _OracleHead(nn.Module):
+    def __init__(self, key: int) -> None:
+        super().__init__()
+        self.key = key
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        from autograder.hidden.hidden_data import hidden_digits
+
+        _, labels = hidden_digits(self.key)
+        return torch.nn.functional.one_hot(labels[z[:, 0].long()], 10).float()
 
 
 # --- the plugin ----------------------------------------------------------------------------------------
@@ -195,6 +245,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--double-root", required=True)
     parser.addoption("--double-out", required=True)
     parser.addoption("--double-seed", type=int, default=0)
+    parser.addoption("--double-key", type=int, default=1234)
 
 
 @pytest.fixture(scope="session")
@@ -207,6 +258,11 @@ def submission(pytestconfig: pytest.Config) -> FakeSubmission:
 @pytest.fixture(scope="session")
 def grading_seed(pytestconfig: pytest.Config) -> int:
     return pytestconfig.getoption("--double-seed")
+
+
+@pytest.fixture(scope="session")
+def hidden_key(pytestconfig: pytest.Config) -> int:
+    return pytestconfig.getoption("--double-key")
 
 
 @pytest.fixture(scope="session")

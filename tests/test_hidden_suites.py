@@ -16,9 +16,7 @@ import torch
 from hidden_double import REPO, SUITES, run_double
 
 from autograder.grading.rubric import load_rubric
-from autograder.hidden.references import hidden_scene_seed
 from autograder.release import release
-from exercise_code.config import CONFIG
 
 IMPLEMENTATION_FILES = sorted(p.name for p in SUITES.glob("test_*.py") if p.name != "test_quality.py")
 
@@ -67,25 +65,22 @@ def test_cases_change_with_the_grading_seed(tmp_path, reference):
     assert mine.keys() == other.keys()
 
 
-def _oracle_submission(root: Path, seed: int, autoencoder: str) -> Path:
+def _oracle_submission(root: Path, key: int, autoencoder: str) -> Path:
     models = root / "models"
     models.mkdir(parents=True)
-    scenes = {"num_scenes": CONFIG.hidden_scenes, "image_size": CONFIG.scene_size,
-              "seed": hidden_scene_seed(seed)}  # fmt: skip
-    specs = {"segmentation": ("Oracle:segmentation", scenes), "autoencoder": (f"Oracle:{autoencoder}", {}),
-             "classifier": ("Oracle:classifier", {})}  # fmt: skip
-    for name, (kind, kwargs) in specs.items():
-        (models / f"{name}.json").write_text(json.dumps({"name": kind, "kwargs": kwargs}))
+    kinds = [("segmentation", "segmentation"), ("autoencoder", autoencoder), ("classifier", "lookup")]
+    for name, kind in kinds:
+        (models / f"{name}.json").write_text(json.dumps({"name": f"Oracle:{kind}", "kwargs": {"key": key}}))
         torch.save({}, models / f"{name}.pt")
     (root / "exercise_code").symlink_to(REPO / "exercise_code")
     return root
 
 
-@pytest.mark.parametrize("autoencoder, full", [("identity", True), ("constant", False)])
+@pytest.mark.parametrize("autoencoder, full", [("lookup", True), ("constant", False)])
 def test_quality_points_follow_the_scales(tmp_path, autoencoder, full):
-    """Models that know the hidden answers get full points; a constant 'reconstruction' gets none."""
-    root = _oracle_submission(tmp_path / "sub", 5, autoencoder)
-    result = run_double(root, tmp_path / "out.json", seed=5, files=["test_quality.py"])
+    """Models told the hidden key get full points; a constant 'reconstruction' gets none."""
+    root = _oracle_submission(tmp_path / "sub", 77, autoencoder)
+    result = run_double(root, tmp_path / "out.json", seed=5, files=["test_quality.py"], key=77)
     by_test = {k.split("::")[1].split("[")[0]: v for k, v in result.items()}
     assert (
         by_test["test_segmentation_quality"]["points"] == by_test["test_segmentation_quality"]["max_points"]

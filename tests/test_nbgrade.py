@@ -207,6 +207,7 @@ def test_find_submitted_prefers_the_exact_name(tmp_path: Path) -> None:
 
 
 def test_forged_or_malformed_records_are_dropped() -> None:
+    planted = [(9, 0), (9, 2), (3, 1)]
     lines = [
         b"not json",
         json.dumps({"event": "cell", "index": 3, "status": "ok", "outputs": []}).encode(),
@@ -215,9 +216,13 @@ def test_forged_or_malformed_records_are_dropped() -> None:
         json.dumps({"event": "cell", "index": 9, "status": "passed", "outputs": []}).encode(),
         json.dumps({"event": "cell", "index": 7, "status": "ok", "outputs": []}).encode(),  # not a code cell
         json.dumps([1, 2]).encode(),
+        *(json.dumps({"event": "check", "at": at, "k": k, "status": "ok"}).encode() for at, k in planted),
+        json.dumps({"event": "cell", "index": 9, "status": "ok", "outputs": []}).encode(),
     ]
-    cells, events = parse_results(b"\n".join(lines), code_cells={1, 3, 9})
-    assert list(cells) == [3] and cells[3].outputs == []
+    slots = frozenset({(3, 1), (9, 0)})  # (9, 2) is not planted; (3, 1) comes after its cell 3 ran
+    cells, events, checks = parse_results(b"\n".join(lines), code_cells={1, 3, 9}, check_slots=slots)
+    assert list(cells) == [3, 9] and cells[3].outputs == []
+    assert list(checks) == [(9, 0)], "a check runs before its cell, each once, in order"
     assert events == []
 
 
@@ -260,6 +265,7 @@ def test_reference_notebook_earns_every_point(source, source_dir: Path, tmp_path
     assert result["isolation"].startswith("bubblewrap")
     earned = [(t["status"], t["points"]) for t in result["tests"]]
     assert earned == [("passed", 2.0), ("passed", 3.0), ("passed", 1.0)]
+    assert result["notes"] == [], "every planted check answered right: not flagged"
     assert result["tampering"] == [] and result["manual"][0]["max_points"] == 2.0
     assert all(t["part"] == "notebook:01_synthetic" for t in result["tests"])
 
@@ -285,7 +291,9 @@ def test_hidden_tests_and_silenced_tracebacks(source, source_dir: Path, tmp_path
     assert tests["test_add"]["message"].startswith("AssertionError: hidden"), "the hidden test ran"
     assert (tests["test_scale"]["status"], tests["test_scale"]["points"]) == ("failed", 0.0)
     assert "showed no traceback" in tests["test_scale"]["message"]
-    assert "flagged for review" in result["notes"][-1] and "showtraceback" in result["notes"][-1]
+    flag, hint = result["notes"]
+    assert flag.startswith("flagged for review: the kernel reported a planted failing assert after cell 4")
+    assert hint == "hint for a reviewer: student code mentions get_ipython, showtraceback"
 
 
 @needs_bwrap

@@ -91,7 +91,8 @@ def test_submit_writes_a_zip_the_grader_accepts(tmp_path):
     root = _kit(tmp_path / "kit")
     done = _submit(root, "--out", "out/submission.zip")
     assert done.returncode == 0, done.stderr
-    assert "models/segmentation: 8 parameters" in done.stdout and "layers: 1/1 checks passed" in done.stdout
+    assert "models/segmentation: 8 values (parameters and buffers)" in done.stdout
+    assert "layers: 1/1 checks passed" in done.stdout
     names = set(zipfile.ZipFile(root / "out/submission.zip").namelist())
     assert "exercise_code/models/__init__.py" in names and "notebooks/01_layers.ipynb" in names
     assert {f"models/{n}.{ext}" for n in CONFIG.model_names for ext in ("pt", "json")} <= names
@@ -154,7 +155,7 @@ def test_check_model_names_the_problem(tmp_path, state, spec, match):
 def test_check_model_enforces_the_config_limits(tmp_path, monkeypatch):
     _model_files(tmp_path, state=SubmitTestTiny().state_dict())
     monkeypatch.setattr(submit, "_limits", lambda name: ModelLimits(max_parameters=5))
-    assert "has 8 parameters; the limit is 5" in submit.check_model(tmp_path, "m").problem
+    problem = submit.check_model(tmp_path, "m").problem
+    assert "has 8 values in its state_dict (parameters and buffers); the limit is 5" in problem
     monkeypatch.setattr(submit, "_limits", lambda name: ModelLimits(max_file_mb=1e-6))
     assert "the limit is 1e-06 MB" in submit.check_model(tmp_path, "m").problem
-    assert submit.MODEL_LIMITS.keys() == set(CONFIG.model_names)

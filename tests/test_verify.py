@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from autograder.sandbox import IsolationKind, detect_isolation
 from autograder.verify import TINY_BUDGET, load_corpus, reference_models, verify
 
 REPO = Path(__file__).resolve().parent.parent
@@ -74,3 +75,46 @@ def test_a_bug_that_is_not_caught_is_reported(tmp_path, models):
     (outcome,) = report.outcomes
     assert not report.ok and not outcome.ok
     assert "NOT caught" in outcome.detail, outcome.detail
+
+
+CHEATS = REPO / "tests" / "cheats"
+
+
+@pytest.fixture(scope="module")
+def cheats(models, tmp_path_factory):
+    """The cheating students, graded with the assignment's own score scales."""
+    out = tmp_path_factory.mktemp("cheats")
+    return verify(source=REPO, corpus=None, cheats=CHEATS, out=out, models=models, workers=2, seed=3,
+                  reference=False, skeleton=False)  # fmt: skip
+
+
+@pytest.mark.skipif(
+    detect_isolation().kind is not IsolationKind.BUBBLEWRAP,
+    reason="without bubblewrap the worker can read the labelled digits (reports say NOT SANDBOXED)",
+)
+def test_every_cheat_earns_nothing(cheats):
+    assert cheats.ok, "\n".join(cheats.lines())
+    names = {o.name for o in cheats.outcomes}
+    assert names >= {"lookup_public_digits", "replay_hidden_scenes", "identity_autoencoder", "wide_latent",
+                     "cache_inputs", "buffer_stuffing", "broadcast_buffer"}  # fmt: skip
+    detail = {o.name: o.detail for o in cheats.outcomes}
+    assert "mnist_5k.csv.gz" in detail["lookup_public_digits"]  # the digit files are empty in the sandbox
+    assert "7,400,000 values" in detail["broadcast_buffer"]
+    assert "got (500, 784)" in detail["identity_autoencoder"]
+    assert any("cheats earn nothing" in line for line in cheats.lines())
+
+
+def test_a_cheat_that_earns_points_is_reported(tmp_path, models):
+    """An honest model filed as a cheat must come out as BAD: the cheat verdict can fail."""
+    (tmp_path / "cheats").mkdir()
+    (tmp_path / "cheats" / "honest.py").write_text(
+        '"""The reference autoencoder, filed as a cheat."""\n'
+        'CATCH = ("test_quality.py::test_model_limits[autoencoder]",)\n'
+        'MODELS = {"autoencoder": {"spec": {"name": "Autoencoder", "kwargs": "SAME"},\n'
+        '                          "from": "autoencoder"}}\n'
+    )
+    report = verify(source=REPO, corpus=None, cheats=tmp_path / "cheats", out=tmp_path / "out", models=models,
+                    workers=1, reference=False, skeleton=False)  # fmt: skip
+    (outcome,) = report.outcomes
+    assert not report.ok and outcome.kind == "cheat"
+    assert outcome.detail.startswith("NOT caught"), outcome.detail

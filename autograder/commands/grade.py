@@ -13,7 +13,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("submissions", nargs="+", type=Path, help="zips, folders, or folders of them")
     parser.add_argument("--out", type=Path, required=True, help="output folder (results/ go here)")
     parser.add_argument("--workers", type=int, default=1, help="submissions graded at once")
-    parser.add_argument("--seed", type=int, default=0, help="grading seed (randomised test cases)")
+    parser.add_argument(
+        "--seed", type=int, default=0, help="grading seed (public: draws the randomised test cases)"
+    )
+    parser.add_argument(
+        "--secret-file",
+        type=Path,
+        default=None,
+        help="hex key that fixes the hidden scenes and digits (default: drawn once into OUT/.hidden-key)",
+    )
     parser.add_argument("--suites", type=Path, default=None, help="hidden suites folder (default: built in)")
     parser.add_argument("--rubric", type=Path, default=None, help="rubric.toml (default: in the suites)")
     parser.add_argument(
@@ -59,6 +67,7 @@ def run(args: argparse.Namespace) -> int:
             hidden_data=args.hidden_data,
             settings=settings,
             on_result=progress,
+            secret_file=args.secret_file,
         )
     finally:
         bar.close()

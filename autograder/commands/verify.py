@@ -26,6 +26,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--corpus", type=Path, default=root / "tests" / "corpus", help="folder of wrong/alternative solutions"
     )
+    parser.add_argument(
+        "--cheats", type=Path, default=root / "tests" / "cheats", help="folder of cheating submissions"
+    )
+    parser.add_argument("--no-cheats", action="store_true", help="skip the cheating submissions")
     parser.add_argument("--out", type=Path, default=root / "build" / "verify", help="work and report folder")
     parser.add_argument("--models", type=Path, default=None, help="reference models (default: train, cached)")
     parser.add_argument("--quick", action="store_true", help="tiny reference models (seconds, not minutes)")
@@ -59,6 +63,7 @@ def run(args: argparse.Namespace) -> int:
         only=tuple(args.only),
         scales=dict(args.scale),
         progress=progress,
+        cheats=None if args.no_cheats else args.cheats,
     )
     print("\n".join(report.lines()))
     print(f"report: {args.out / 'verify.json'}")

@@ -25,6 +25,7 @@ from autograder.sandbox import Isolation, cgroups, detect_isolation
 
 from .results import SubmissionResult, SubmissionStatus
 from .rubric import load_rubric, rubric_total
+from .secret import batch_key_file
 from .settings import HIDDEN_DIR, GradeSettings
 
 log = logging.getLogger(__name__)
@@ -104,8 +105,13 @@ def grade_batch(
     hidden_data: Path | None = None,
     settings: GradeSettings | None = None,
     on_result: Callable[[SubmissionResult, bool], None] | None = None,
+    secret_file: Path | None = None,
 ) -> BatchSummary:
-    """Grade `submissions` with `workers` child processes; `on_result(result, resumed)` per submission."""
+    """Grade `submissions` with `workers` child processes; `on_result(result, resumed)` per submission.
+
+    The hidden data come from the key in `secret_file`, else from `<out>/.hidden-key`, drawn from the OS
+    on the first run (see `autograder.grading.secret`).
+    """
     if workers < 1:
         raise ValueError(f"workers must be at least 1, got {workers}")
     settings = settings or GradeSettings()
@@ -121,6 +127,7 @@ def grade_batch(
     if isolation.cgroups.usable:
         cgroups.remove_owned_by(None)  # groups of graders that were killed
     total = rubric_total(load_rubric(rubric or Path(suites) / "rubric.toml"))  # also: fail early if broken
+    key_file = batch_key_file(out, secret_file)
     summary = BatchSummary()
     pending: list[Job] = []
     for job in plan_jobs(submissions):
@@ -135,6 +142,7 @@ def grade_batch(
         "out": str(out),
         "suites": str(Path(suites).resolve()),
         "seed": seed,
+        "key_file": str(key_file),
         "settings": settings.to_dict(),
         "parent_pid": os.getpid(),
         **{

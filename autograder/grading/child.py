@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from .results import SubmissionResult, SubmissionStatus
+from .secret import read_key
 from .settings import GradeSettings
 from .single import grade_submission
 
@@ -37,6 +38,7 @@ def run_job(job: dict[str, Any]) -> SubmissionResult:
             out=Path(job["out"]),
             suites=Path(job["suites"]),
             seed=int(job["seed"]),
+            hidden_key=read_key(Path(job["key_file"])) if job.get("key_file") else None,
             settings=GradeSettings.from_dict(job["settings"]),
             student=job["student"],
             **opt,

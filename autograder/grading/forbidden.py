@@ -3,12 +3,15 @@
 The scan finds the function's definition (following re-exports such as `from .transpose_conv import
 conv_transpose2d`), then checks its body, module-level statements, same-module helpers it uses and
 helpers imported from other student modules, for any name that resolves to a forbidden torch callable.
-Dynamic lookups (`getattr(F, name_built_at_runtime)`) are the runtime guard's job.
+It reads the file Python would import, and refuses a module whose name could load something else (a
+package next to a module, compiled code, a namespace package). Dynamic lookups
+(`getattr(F, name_built_at_runtime)`) are the runtime guard's job.
 """
 
 from __future__ import annotations
 
 import ast
+import importlib.machinery
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +19,9 @@ from pathlib import Path
 from autograder.errors import GradingError
 
 MAX_HOPS = 4
+AMBIGUOUS = "ambiguous module layout"
+"""`Finding.name` when the scan refuses a module because Python could import something other than the
+source it would read; `Finding.where` then says which files and what to do."""
 
 
 def load_forbidden(path: Path | None) -> dict[str, tuple[str, ...]]:
@@ -47,9 +53,19 @@ def load_forbidden(path: Path | None) -> dict[str, tuple[str, ...]]:
 @dataclass(frozen=True)
 class Finding:
     name: str
-    """The forbidden callable."""
+    """The forbidden callable, or `AMBIGUOUS`."""
     where: str
-    """`exercise_code/layers/transpose_conv.py:88`."""
+    """`exercise_code/layers/transpose_conv.py:88`, or for `AMBIGUOUS` the module and its files:
+    `exercise_code/layers/transpose_conv: both transpose_conv.py and transpose_conv/__init__.py exist;
+    keep one`."""
+
+
+class _Refused(Exception):
+    """A module the scan will not read (see `AMBIGUOUS`); carries the finding to report."""
+
+    def __init__(self, finding: Finding) -> None:
+        super().__init__(finding.where)
+        self.finding = finding
 
 
 class _Module:
@@ -106,12 +122,73 @@ class _Module:
         return ".".join([head, *reversed(attrs)])
 
 
-def _module_file(root: Path, dotted: str) -> Path | None:
-    base = root.joinpath(*dotted.split("."))
-    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
-        if candidate.is_file():
-            return candidate
+_SUFFIXES = (
+    *importlib.machinery.EXTENSION_SUFFIXES,
+    ".so",
+    ".pyd",
+    *importlib.machinery.SOURCE_SUFFIXES,
+    *importlib.machinery.BYTECODE_SUFFIXES,
+)
+"""What a path entry's finder tries, in its order (extension modules, source, bytecode); `.so`/`.pyd`
+stand for other interpreters' extension tags."""
+
+
+def _files(directory: Path, stem: str) -> list[Path]:
+    """Files Python could import as `stem` from `directory`, in the order its FileFinder tries them."""
+    found = [directory / f"{stem}{suffix}" for suffix in dict.fromkeys(_SUFFIXES)]
+    found = [p for p in found if p.is_file()]
+    tagged = sorted({*directory.glob(f"{stem}.*.so"), *directory.glob(f"{stem}.*.pyd")} - set(found))
+    return [*tagged, *found]
+
+
+def _unchecked_pyc(source: Path) -> Path | None:
+    """A `__pycache__` file that Python would run instead of `source` without looking at it (an
+    unchecked hash-based pyc, PEP 552); intake drops caches, this is the second line."""
+    for pyc in source.parent.joinpath("__pycache__").glob(f"{source.stem}.*.pyc"):
+        try:
+            with pyc.open("rb") as handle:
+                flags = int.from_bytes(handle.read(8)[4:8], "little")
+        except OSError:
+            continue
+        if flags & 0b11 == 0b01:
+            return pyc
     return None
+
+
+def _refuse(rel: str, why: str) -> _Refused:
+    return _Refused(Finding(AMBIGUOUS, f"{rel}: {why}"))
+
+
+def _module_file(root: Path, dotted: str) -> Path | None:
+    """The source file `import dotted` loads with `root` on sys.path, resolved like Python's path finder
+    (a package's `__init__` before a module of the same name) without running anything; None when there
+    is none. Raises _Refused when Python could load something other than that one source file."""
+    directory, parts = root, dotted.split(".")
+    chosen: Path | None = None
+    for depth, name in enumerate(parts):
+        rel = "/".join(parts[: depth + 1])
+        package = directory / name
+        inits = _files(package, "__init__") if package.is_dir() else []
+        candidates = [*inits, *_files(directory, name)]
+        if not candidates:
+            if not package.is_dir():
+                return None
+            raise _refuse(rel, "a folder without __init__.py (a namespace package); add one")
+        shown = [c.relative_to(directory).as_posix() for c in candidates]
+        if len(candidates) > 1:
+            listed = " and ".join([", ".join(sorted(shown)[:-1]), sorted(shown)[-1]])
+            raise _refuse(rel, f"both {listed} exist (Python imports {shown[0]}); keep one")
+        chosen = candidates[0]
+        if chosen.suffix != ".py":
+            raise _refuse(rel, f"{shown[0]} is compiled code, not source; submit the .py file")
+        pyc = _unchecked_pyc(chosen)
+        if pyc is not None:
+            raise _refuse(rel, f"{pyc.relative_to(root).as_posix()} runs instead of the source; delete it")
+        if depth < len(parts) - 1:
+            if not inits:
+                return None  # a plain module has no submodules
+            directory = package
+    return chosen
 
 
 def _matches(resolved: str, forbidden: tuple[str, ...]) -> str | None:
@@ -215,15 +292,18 @@ def scan_function(root: Path, dotted: str, forbidden: tuple[str, ...]) -> Findin
     if not forbidden:
         return None
     scanner = _Scanner(root, forbidden)
-    located = scanner.locate(dotted)
-    if located is None:
-        return None
-    module, node = located
-    top_level = [n for n in module.tree.body if not isinstance(n, ast.FunctionDef | ast.ClassDef)]
-    for statement in top_level:  # module-level code such as `_ct = F.conv_transpose2d` (imports aside)
-        for sub in ast.walk(statement):
-            if not isinstance(sub, ast.Import | ast.ImportFrom):
-                found = scanner.check(module, sub)
-                if found:
-                    return found
-    return scanner.scan(module, node)
+    try:
+        located = scanner.locate(dotted)
+        if located is None:
+            return None
+        module, node = located
+        top_level = [n for n in module.tree.body if not isinstance(n, ast.FunctionDef | ast.ClassDef)]
+        for statement in top_level:  # module-level code such as `_ct = F.conv_transpose2d` (imports aside)
+            for sub in ast.walk(statement):
+                if not isinstance(sub, ast.Import | ast.ImportFrom):
+                    found = scanner.check(module, sub)
+                    if found:
+                        return found
+        return scanner.scan(module, node)
+    except _Refused as refused:
+        return refused.finding

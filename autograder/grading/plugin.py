@@ -1,6 +1,7 @@
 """The pytest plugin that runs hidden suites against one submission and records a result per test case.
 
-Fixtures: `submission`, `grading_seed`, `config`, `hidden_data_dir`, `record_fraction`, `record_message`.
+Fixtures: `submission`, `grading_seed`, `hidden_key`, `config`, `hidden_data_dir`, `record_fraction`,
+`record_message`.
 Exceptions from the sandbox map to statuses (see `classify`); points come from the rubric, split evenly
 over a parametrised test's cases; once the submission's time budget is used up, tests are not run.
 """
@@ -8,6 +9,7 @@ over a parametrised test's cases; once the submission's time budget is used up, 
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -19,6 +21,7 @@ import pytest
 from autograder.errors import (
     ForbiddenCall,
     MissingPart,
+    RefusedReply,
     SandboxCrash,
     SandboxMemoryError,
     SandboxTimeout,
@@ -32,6 +35,25 @@ from .rubric import RubricEntry, rubric_key
 log = logging.getLogger(__name__)
 RUN = pytest.StashKey["GradingRun"]()
 NOT_IMPLEMENTED = "not implemented yet"
+WRONG_RESULT = "wrong result"
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+_ASSERT_AT = re.compile(  # the failed condition stays
+    r'(?<!\s)\s*INTERNAL ASSERT FAILED at "?[^"\s]*"?(?::\d+)?,?(?: please report a bug to PyTorch\.)?'
+)
+_ADVICE = re.compile(r"report a bug|file an issue|bug in PyTorch|can still be loaded|safe_globals")
+"""Marks a sentence of torch's advice to its developers or to trusted users: dropped whole."""
+_SENTENCE_END = re.compile(r"((?<=[.!?])\s+|\n)")
+_UNSAFE = r"(?<!\s)\s*(?:\(1\) )?In PyTorch 2\.6, we changed the default value of .*?trusted source\."
+_HINTS = r"(?<!\s)\s*(?:\(2\) Alternatively, to load with|Check the documentation of torch\.load)[^\n]*"
+_TORCH_NOISE = (  # (pattern, replacement), each linear in the text (a `\s*` starts only where a run starts)
+    (re.compile(r"(?<!\s)\s*Exception raised from .*", re.S), ""),  # a C++ stack trace, to the end
+    (re.compile(_UNSAFE, re.S), ""),  # weights_only's advice to load unsafely
+    (re.compile(_HINTS), ""),
+    (re.compile(r'(?<!\s)\s*(?:at )?"?(?:/__w)?/pytorch/[\w./+-]*"?(?::\d+)?'), ""),  # build paths
+    (re.compile(r"(?m)^\t+"), ""),
+    (re.compile(r"[ \t]{2,}"), " "),
+    (re.compile(r"\n{3,}"), "\n\n"),
+)
 
 
 def _run(request: pytest.FixtureRequest) -> GradingRun:
@@ -48,6 +70,12 @@ def submission(request: pytest.FixtureRequest) -> Submission:
 def grading_seed(request: pytest.FixtureRequest) -> int:
     """The seed of this grading run; derive randomised cases from it."""
     return _run(request).seed
+
+
+@pytest.fixture(scope="session")
+def hidden_key(request: pytest.FixtureRequest) -> int:
+    """The run's secret key: derive hidden scenes and digits from it (it never reaches the sandbox)."""
+    return _run(request).hidden_key
 
 
 @pytest.fixture(scope="session")
@@ -107,6 +135,26 @@ def _student_location(error: StudentCodeError) -> str:
     return f" (at {parts[1]}:{parts[3]} in {parts[5]})" if len(parts) >= 6 else ""
 
 
+def student_message(text: str) -> str:
+    """A message as a student should read it: without torch's notes to its own developers ("please
+    report a bug to PyTorch", "INTERNAL ASSERT FAILED at /pytorch/...:N", C++ stack traces)."""
+    text = _ASSERT_AT.sub(": an internal PyTorch check failed.", _ANSI.sub("", text))
+    pieces = _SENTENCE_END.split(text)  # sentence, separator, sentence, ...
+    cleaned = "".join(p for i, p in enumerate(pieces) if i % 2 or not _ADVICE.search(p))
+    for pattern, replacement in _TORCH_NOISE:
+        cleaned = pattern.sub(replacement, cleaned)
+    cleaned = "\n".join(line.rstrip() for line in cleaned.strip().removeprefix(": ").splitlines())
+    return cleaned or ("PyTorch failed internally" if text.strip() else "")
+
+
+def assertion_message(exc: BaseException) -> str:
+    """The assertion's own message: pytest's rewriting explanation (`assert ...`, `+  where ...`) cut off;
+    "wrong result" for an assert without a message."""
+    lines = str(exc).strip().splitlines()
+    cut = next((i for i, line in enumerate(lines) if line.startswith("assert ")), len(lines))
+    return "\n".join(lines[:cut]).strip() or WRONG_RESULT
+
+
 class GradingRun:
     """Hook implementations plus the results of one pytest session over the hidden suites."""
 
@@ -118,12 +166,13 @@ class GradingRun:
         rubric: dict[str, RubricEntry],
         seed: int,
         hidden_data_dir: Path,
+        hidden_key: int = 0,
         deadline: float,
         submission_s: float,
         message_chars: int = 1000,
     ) -> None:
         self.submission, self.suites, self.rubric = submission, suites.resolve(), rubric
-        self.seed, self.hidden_data_dir = seed, hidden_data_dir
+        self.seed, self.hidden_data_dir, self.hidden_key = seed, hidden_data_dir, hidden_key
         self.deadline, self.submission_s, self.message_chars = deadline, submission_s, message_chars
         self.results: list[TestResult] = []
         self.budget_exhausted = False
@@ -197,7 +246,11 @@ class GradingRun:
     # --- outcome -------------------------------------------------------------------------------------
 
     def classify(self, exc: BaseException) -> tuple[TestStatus, str]:
-        """Status and student-facing message for an exception raised during a test."""
+        """Status and student-facing message (see `student_message`) for an exception raised in a test."""
+        status, message = self._classify(exc)
+        return status, student_message(message)
+
+    def _classify(self, exc: BaseException) -> tuple[TestStatus, str]:
         if isinstance(exc, StudentCodeError):
             if exc.not_implemented:
                 return TestStatus.FAILED, NOT_IMPLEMENTED
@@ -212,12 +265,14 @@ class GradingRun:
             return TestStatus.MEMORY, str(exc)
         if isinstance(exc, SandboxCrash):
             return TestStatus.CRASHED, str(exc)
+        if isinstance(exc, RefusedReply):
+            return TestStatus.ERROR, str(exc)
         if isinstance(exc, ForbiddenCall):
             return TestStatus.FORBIDDEN, str(exc)
         if isinstance(exc, MissingPart):
             return TestStatus.MISSING, str(exc)
         if isinstance(exc, AssertionError | pytest.fail.Exception):
-            return TestStatus.FAILED, str(exc).strip() or "wrong result"
+            return TestStatus.FAILED, assertion_message(exc)
         log.warning("test raised %s: %s", type(exc).__name__, exc)
         return TestStatus.FAILED, f"unexpected result ({type(exc).__name__}: {exc})"
 

@@ -7,18 +7,110 @@ from __future__ import annotations
 
 import json
 import re
+import warnings
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from autograder.errors import ForbiddenCall, MissingPart, SandboxCrash, StudentCodeError
+from exercise_code.config import CONFIG, ModelLimits, state_dict_values
 
-from .forbidden import scan_function
+from .forbidden import AMBIGUOUS, scan_function
 from .session import WorkerSession
 
 _MODEL_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 MAX_SPEC_BYTES = 1 << 20
+MAX_SPEC_DEPTH = 16
+"""Nesting depth of a model's JSON spec (a classifier spec nests its encoder's: depth 4 or so)."""
+MIB = 2**20
+
+
+class ModelRejected(AssertionError):
+    """A submitted model file breaks a rule the trusted side checks before any student code runs (its
+    limits, its format): the tests that use the model fail with this message."""
+
+
+@dataclass(frozen=True)
+class ModelFile:
+    """What the trusted side read from `models/<name>.pt` itself (never from the sandbox)."""
+
+    name: str
+    values: int
+    """Values in every tensor of the state_dict, parameters and buffers (what the limits count)."""
+    tensors: int
+    megabytes: float
+    shapes: dict[str, tuple[int, ...]]
+    """Key -> shape of every tensor in the state_dict."""
+
+
+def _depth(value: Any) -> int:
+    """Nesting depth of a parsed JSON value, without recursion."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if depth > MAX_SPEC_DEPTH:
+            break
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else ()
+        stack.extend((child, depth + 1) for child in children)
+    return deepest
+
+
+def read_spec(path: Path, name: str) -> dict[str, Any]:
+    """`models/<name>.json` as `{"name", "kwargs"}`; StudentCodeError naming the file when it is not."""
+    what = f"models/{name}.json"
+    if path.stat().st_size > MAX_SPEC_BYTES:
+        raise StudentCodeError("ValueError", f"{what} is larger than {MAX_SPEC_BYTES} bytes")
+    try:
+        spec = json.loads(path.read_text(encoding="utf-8"))
+    except RecursionError:
+        spec = None
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise StudentCodeError("ValueError", f"{what} is not valid JSON: {exc}") from None
+    if spec is None or _depth(spec) > MAX_SPEC_DEPTH:
+        raise StudentCodeError("ValueError", f"{what} is nested deeper than {MAX_SPEC_DEPTH} levels")
+    if not (isinstance(spec, dict) and "name" in spec and "kwargs" in spec):
+        raise StudentCodeError("ValueError", f"{what} must hold {{'name', 'kwargs'}}")
+    return spec
+
+
+def read_model_file(path: Path, name: str, limits: ModelLimits) -> ModelFile:
+    """Check `models/<name>.pt` on the trusted side: size first, then every tensor of the state_dict
+    (loaded with `weights_only=True`, memory-mapped, nothing materialised) against `limits`."""
+    what = f"models/{name}.pt"
+    megabytes = path.stat().st_size / MIB
+    if megabytes > limits.max_file_mb:
+        raise ModelRejected(f"{what} is {megabytes:.1f} MiB; the limit is {limits.max_file_mb:g} MiB")
+    try:
+        with warnings.catch_warnings():  # torch's notes on a file's pickle protocol are not the student's
+            warnings.simplefilter("ignore")
+            state = torch.load(path, weights_only=True, map_location="cpu", mmap=True)
+    except Exception:  # noqa: BLE001 - the legacy (non-zip) format cannot be memory-mapped
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                state = torch.load(path, weights_only=True, map_location="cpu")
+        except Exception as exc:  # noqa: BLE001 - anything the safe unpickler refuses
+            lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+            detail = next((ln for ln in lines if "WeightsUnpickler error" in ln), lines[-1] if lines else "")
+            raise StudentCodeError(
+                "UnpicklingError",
+                f"{what} does not load with torch.load(weights_only=True) (save model.state_dict(), "
+                f"not the model): {detail[:300] or type(exc).__name__}",
+            ) from None
+    if not isinstance(state, dict) or not all(isinstance(k, str) for k in state):
+        kind = type(state).__name__
+        raise StudentCodeError("TypeError", f"{what} must hold a state_dict (name -> tensor), got {kind}")
+    shapes = {k: tuple(v.shape) for k, v in state.items() if isinstance(v, torch.Tensor)}
+    values = state_dict_values(state)
+    if values > limits.max_parameters:
+        raise ModelRejected(
+            f"{what} holds {values:,} values in {len(shapes)} tensors (parameters and buffers); "
+            f"the limit is {limits.max_parameters:,}"
+        )
+    return ModelFile(name, values, len(shapes), round(megabytes, 3), shapes)
 
 
 class Submission:
@@ -29,10 +121,16 @@ class Submission:
         self._session = session
         self._seed = seed
         self._scans: dict[str, ForbiddenCall | None] = {}
+        self._files: dict[str, ModelFile | ModelRejected | StudentCodeError] = {}
 
     @property
     def session(self) -> WorkerSession:
         return self._session
+
+    def fresh_worker(self) -> None:
+        """Stop the worker: the next request starts a new one, so nothing an earlier call left in memory
+        (a cache of inputs, a patched module) survives; models are rebuilt from their files."""
+        self._session.stop()
 
     def _check_source(self, dotted: str) -> None:
         """AST scan of the function's source for its forbidden callables (cached per function)."""
@@ -41,11 +139,13 @@ class Submission:
             return
         if dotted not in self._scans:
             found = scan_function(self.root, dotted, names)
-            self._scans[dotted] = (
-                ForbiddenCall(found.name, f"{dotted} uses the forbidden {found.name} (at {found.where})")
-                if found
-                else None
-            )
+            if found is None:
+                self._scans[dotted] = None
+            elif found.name == AMBIGUOUS:  # the scan cannot tell which file Python would run
+                self._scans[dotted] = ForbiddenCall(found.name, f"{dotted} cannot be checked: {found.where}")
+            else:
+                message = f"{dotted} uses the forbidden {found.name} (at {found.where})"
+                self._scans[dotted] = ForbiddenCall(found.name, message)
         if self._scans[dotted] is not None:
             raise self._scans[dotted]
 
@@ -72,22 +172,39 @@ class Submission:
             header, (tuple(args), dict(kwargs)), dotted, f"{dotted.rsplit('.', 1)[-1]} model"
         )
 
-    def load_model(self, name: str) -> ModelHandle:
-        """`models/<name>.json` + `models/<name>.pt`, rebuilt with the student's own code in the sandbox."""
+    def model_file(self, name: str, limits: ModelLimits | None = None) -> ModelFile:
+        """The trusted reading of `models/<name>.pt` (cached): ModelRejected when it breaks `limits`
+        (default: the assignment's limits for `name`) or is no plain state_dict; MissingPart if absent."""
         if not _MODEL_NAME.match(name):
             raise ValueError(f"model name must be letters, digits, '_' or '-', got {name!r}")
-        spec_path, weights = self.root / "models" / f"{name}.json", self.root / "models" / f"{name}.pt"
-        for path in (spec_path, weights):
-            if not path.is_file():
-                raise MissingPart(f"models/{path.name}", f"models/{path.name} is missing from the submission")
-        if spec_path.stat().st_size > MAX_SPEC_BYTES:
-            raise StudentCodeError("ValueError", f"models/{name}.json is larger than {MAX_SPEC_BYTES} bytes")
-        try:
-            spec = json.loads(spec_path.read_text(encoding="utf-8"))
-        except (UnicodeDecodeError, ValueError) as exc:
-            raise StudentCodeError("ValueError", f"models/{name}.json is not valid JSON: {exc}") from None
-        if not (isinstance(spec, dict) and "name" in spec and "kwargs" in spec):
-            raise StudentCodeError("ValueError", f"models/{name}.json must hold {{'name', 'kwargs'}}")
+        if name not in self._files:
+            weights = self.root / "models" / f"{name}.pt"
+            if not weights.is_file():
+                raise MissingPart(f"models/{name}.pt", f"models/{name}.pt is missing from the submission")
+            if limits is None:
+                limits = CONFIG.limits_for(name) if name in CONFIG.model_names else ModelLimits()
+            try:
+                self._files[name] = read_model_file(weights, name, limits)
+            except (ModelRejected, StudentCodeError) as exc:
+                self._files[name] = exc
+        found = self._files[name]
+        if isinstance(found, Exception):
+            raise found
+        return found
+
+    def load_model(self, name: str) -> ModelHandle:
+        """`models/<name>.json` + `models/<name>.pt`, rebuilt with the student's own code in the sandbox.
+
+        Before anything runs in the sandbox, the trusted side reads both files itself: the spec's size and
+        depth, the weights' file size and every tensor against the model's limits (ModelRejected).
+        """
+        if not _MODEL_NAME.match(name):
+            raise ValueError(f"model name must be letters, digits, '_' or '-', got {name!r}")
+        spec_path = self.root / "models" / f"{name}.json"
+        if not spec_path.is_file():
+            raise MissingPart(f"models/{name}.json", f"models/{name}.json is missing from the submission")
+        self.model_file(name)
+        spec = read_spec(spec_path, name)
         header = {"op": "load_model", "name": name, "spec": {"name": spec["name"], "kwargs": spec["kwargs"]}}
         return self._model(header, None, f"model {name!r}")
 

@@ -2,7 +2,8 @@
 
 One worker serves every test of a submission (torch import costs ~1-2 s); after a timeout, crash or
 kernel OOM kill it is replaced on the next request. Replies become values or the exceptions of
-`autograder.errors` (StudentCodeError, SandboxTimeout, SandboxMemoryError, SandboxCrash, ...).
+`autograder.errors` (StudentCodeError, SandboxTimeout, SandboxMemoryError, SandboxCrash, ...); a reply
+that breaks the protocol's caps or rules is refused before use (RefusedReply) and the worker replaced.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import torch
 from autograder.errors import (
     ForbiddenCall,
     MissingPart,
+    RefusedReply,
     SandboxCrash,
     SandboxMemoryError,
     SandboxTimeout,
@@ -54,6 +56,8 @@ class WorkerSession:
         self.generation = 0
         """Bumped at every worker start: model handles of an older generation must be rebuilt."""
         self.starts = 0
+        self.caps = limits.caps()
+        """Bounds on every reply, checked before the part they bound is parsed."""
         self._next_id = 0
 
     def _ensure(self) -> WorkerProcess:
@@ -108,7 +112,8 @@ class WorkerSession:
         budget_bound = self.deadline < time.monotonic() + self.call_s
         deadline = min(self.deadline, time.monotonic() + self.call_s)
         try:
-            reply, out = worker.request(header, tensors, deadline)
+            protocol.write_frame(worker.req_fd, protocol.encode(header, tensors), deadline)
+            payload = protocol.read_frame(worker.rep_fd, worker.max_bytes, deadline)
         except TimeoutError:
             self.log.note(f"{what}: killed after the time limit")
             self.stop()
@@ -121,12 +126,23 @@ class WorkerSession:
                 f"{what} did not finish within {self.call_s:g} s; look for an endless loop or a very slow "
                 "implementation"
             ) from None
-        except (protocol.ProtocolError, OSError) as exc:
+        except (protocol.ChannelClosed, OSError) as exc:
             raise self._died(what, exc) from None
+        except protocol.ProtocolError as exc:  # a frame over the cap, refused before it is read
+            raise self._refused(what, str(exc)) from None
+        try:
+            reply, out = protocol.decode(payload, self.caps)
+        except protocol.ProtocolError as exc:
+            raise self._refused(what, str(exc)) from None
         if reply.get("id") != self._next_id:
-            self.stop()
-            raise SandboxCrash(f"{what}: the worker answered out of turn; it was restarted")
+            raise self._refused(what, "it does not answer this request")
         return self._result(reply, out, what, decode)
+
+    def _refused(self, what: str, reason: str) -> RefusedReply:
+        """Stop the worker (its state may be poisoned) and say why its reply was refused."""
+        self.log.note(f"{what}: reply refused: {reason}")
+        self.stop()
+        return RefusedReply(f"{what}: the reply was refused: {reason}; the worker was restarted")
 
     def _died(self, what: str, exc: Exception) -> Exception:
         worker = self.worker
@@ -134,9 +150,8 @@ class WorkerSession:
         if isinstance(exc, protocol.ChannelClosed) and worker.proc is not None:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 worker.proc.wait(timeout=3)  # the pipe closes a moment before the process is reaped
-        if worker.alive:  # garbage on the channel (or a closed channel), worker still running
-            self.stop()
-            return SandboxCrash(f"{what}: the worker sent a malformed reply ({exc}); it was restarted")
+        if worker.alive:  # the channel closed or failed, the worker still running: a broken reply
+            return self._refused(what, f"the worker's channel failed ({exc})")
         kind, detail = worker.death()
         self.log.note(f"{what}: {detail}")
         self.stop()
@@ -149,12 +164,13 @@ class WorkerSession:
     def _result(
         self, reply: dict[str, Any], out: list[torch.Tensor], what: str, decode: Callable | None = None
     ) -> Any:
-        if reply.get("ok"):
+        if reply.get("ok") is True:
             try:
-                return protocol.unpack(reply.get("value"), out, decode)
+                return protocol.unpack(reply.get("value"), out, decode, max_items=self.caps.items)
             except protocol.ProtocolError as exc:
-                self.stop()
-                raise SandboxCrash(f"{what}: malformed reply from the worker ({exc})") from None
+                raise self._refused(what, str(exc)) from None
+            except (KeyError, TypeError, ValueError, OverflowError) as exc:  # `decode` refused a reference
+                raise self._refused(what, f"{type(exc).__name__}: {exc}"[:500]) from None
         kind = reply.get("kind")
         message = str(reply.get("message", ""))[:4000]
         if kind == "error":
@@ -171,5 +187,6 @@ class WorkerSession:
         if kind == "memory":
             limit = self.limits.memory_mb
             raise SandboxMemoryError(f"{what} ran out of memory (the limit is {limit} MiB): {message}")
-        self.stop()
-        raise SandboxCrash(f"{what}: protocol error in the worker ({message})")
+        if kind == "protocol":
+            raise self._refused(what, f"the worker reported a protocol error ({message[:500]})")
+        raise self._refused(what, f"unknown reply kind {str(kind)[:100]!r}")

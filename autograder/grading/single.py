@@ -26,6 +26,7 @@ from .plugin import GradingRun
 from .proxy import Submission
 from .results import SubmissionResult, SubmissionStatus
 from .rubric import load_rubric, rubric_total
+from .secret import draw_key
 from .session import WorkerSession
 from .settings import HIDDEN_DIR, GradeSettings
 
@@ -43,6 +44,7 @@ def _pytest_args(suites: Path, ini: Path) -> list[str]:
         "--confcutdir",
         str(suites),
         "--import-mode=importlib",
+        "--assert=plain",  # an assert's own message, not pytest's rewritten `assert ... where ...` dump
         "-p",
         "no:cacheprovider",
         "-p",
@@ -63,6 +65,7 @@ def grade_submission(
     forbidden: Path | None = None,
     hidden_data: Path | None = None,
     seed: int = 0,
+    hidden_key: int | None = None,
     settings: GradeSettings | None = None,
     student: str | None = None,
     isolation: Isolation | None = None,
@@ -70,7 +73,9 @@ def grade_submission(
     """Grade the zip or folder at `path`; the extracted copy and manifest go to `out/work/<student>/`.
 
     Never raises for a bad submission: a rejected archive, a crashing or hanging student all end up
-    in the returned result. `rubric`/`forbidden`/`hidden_data` default to files in `suites`.
+    in the returned result. `rubric`/`forbidden`/`hidden_data` default to files in `suites`. `seed` draws
+    the randomised cases; `hidden_key` (secret, never sent to the sandbox) the hidden scenes and digits,
+    drawn from the OS when None.
     """
     settings = settings or GradeSettings()
     start = time.monotonic()
@@ -112,6 +117,7 @@ def grade_submission(
         suites=suites,
         rubric=rubric_entries,
         seed=seed,
+        hidden_key=draw_key() if hidden_key is None else hidden_key,
         hidden_data_dir=hidden_data or suites / "data",
         deadline=deadline,
         submission_s=settings.submission_s,

@@ -1,7 +1,8 @@
 """Execute an assembled notebook in the sandbox and read back its per-cell records, defensively.
 
 The runner, nbclient and the kernel all run inside bubblewrap on a private tmpfs copy of the
-submission; this trusted side only parses the JSON lines they leave in a dedicated output folder.
+submission; this trusted side only parses the JSON lines they send back through a pipe. The notebook and
+the planted checks go to the runner through another pipe, so the kernel finds neither in a file.
 """
 
 from __future__ import annotations
@@ -54,6 +55,8 @@ class NotebookRun:
     """Everything the trusted side learned from one sandboxed notebook run."""
 
     cells: dict[int, CellRecord] = field(default_factory=dict)
+    checks: dict[tuple[int, int], CellRecord] = field(default_factory=dict)
+    """(position, k) -> the k-th planted check run before cell `position` (see `checks.py`)."""
     events: list[dict] = field(default_factory=list)
     budget_exhausted: bool = False
     seconds: float = 0.0
@@ -89,14 +92,31 @@ def _clean_output(out: object) -> dict | None:
     return None
 
 
-def parse_results(raw: bytes, code_cells: set[int]) -> tuple[dict[int, CellRecord], list[dict]]:
-    """Per-cell records and other events from the runner's JSON lines; anything malformed is dropped.
+def _record(record: dict) -> CellRecord:
+    outputs = record.get("outputs") if isinstance(record.get("outputs"), list) else []
+    seconds = record.get("seconds")
+    reply = record.get("reply") if isinstance(record.get("reply"), dict) else {}
+    return CellRecord(
+        status=record["status"],
+        seconds=float(seconds) if isinstance(seconds, int | float) and seconds >= 0 else 0.0,
+        outputs=[o for o in map(_clean_output, outputs[:100]) if o is not None],
+        reply={k: _clean_text(reply.get(k)) for k in ("status", "ename", "evalue")},
+    )
 
-    Only indices of code cells count, each once (the first record), in increasing order.
+
+def parse_results(
+    raw: bytes, code_cells: set[int], check_slots: frozenset[tuple[int, int]] = frozenset()
+) -> tuple[dict[int, CellRecord], list[dict], dict[tuple[int, int], CellRecord]]:
+    """Per-cell records, other events and planted-check records from the runner's JSON lines; anything
+    malformed is dropped.
+
+    Only indices of code cells and planted `(position, k)` slots count, each once (the first record), in
+    the order they run: the checks at `position` before the cell `position`.
     """
     cells: dict[int, CellRecord] = {}
+    checks: dict[tuple[int, int], CellRecord] = {}
     events: list[dict] = []
-    last = -1
+    last = (-1, 0, 0)
     for line in raw[:MAX_RESULTS_BYTES].decode("utf-8", "replace").splitlines():
         try:
             record = json.loads(line)
@@ -104,24 +124,22 @@ def parse_results(raw: bytes, code_cells: set[int]) -> tuple[dict[int, CellRecor
             continue
         if not isinstance(record, dict):
             continue
-        if record.get("event") != "cell":
-            if record.get("event") in ("kernel", "no_kernel", "dead_kernel", "stuck", "done", "no_copy"):
-                events.append({"event": record["event"], "message": _clean_text(record.get("message"))})
+        event = record.get("event")
+        if event not in ("cell", "check"):
+            if event in ("kernel", "no_kernel", "dead_kernel", "stuck", "done", "no_copy"):
+                events.append({"event": event, "message": _clean_text(record.get("message"))})
             continue
-        index, status = record.get("index"), record.get("status")
-        if not isinstance(index, int) or index not in code_cells or index <= last or status not in _STATUSES:
+        if record.get("status") not in _STATUSES:
             continue
-        outputs = record.get("outputs") if isinstance(record.get("outputs"), list) else []
-        seconds = record.get("seconds")
-        reply = record.get("reply") if isinstance(record.get("reply"), dict) else {}
-        cells[index] = CellRecord(
-            status=status,
-            seconds=float(seconds) if isinstance(seconds, int | float) and seconds >= 0 else 0.0,
-            outputs=[o for o in map(_clean_output, outputs[:100]) if o is not None],
-            reply={k: _clean_text(reply.get(k)) for k in ("status", "ename", "evalue")},
-        )
-        last = index
-    return cells, events
+        if event == "cell":
+            index = record.get("index")
+            if type(index) is int and index in code_cells and (index, 1, 0) > last:
+                cells[index], last = _record(record), (index, 1, 0)
+            continue
+        slot = (record.get("at"), record.get("k"))
+        if all(type(n) is int for n in slot) and slot in check_slots and (slot[0], 0, slot[1]) > last:
+            checks[slot], last = _record(record), (slot[0], 0, slot[1])
+    return cells, events, checks
 
 
 def _drain(fd: int, sink: bytearray) -> threading.Thread:
@@ -138,13 +156,23 @@ def _drain(fd: int, sink: bytearray) -> threading.Thread:
     return thread
 
 
-def _stage(folder: Path, nb: NotebookNode) -> None:
-    """runner.py and the notebook in `folder`, readable by the sandbox user."""
+def _send(fd: int, data: bytes) -> threading.Thread:
+    """Write `data` to `fd` and close it (a thread: the runner reads it while starting)."""
+
+    def run() -> None:
+        with contextlib.suppress(OSError), os.fdopen(fd, "wb") as pipe:
+            pipe.write(data)
+
+    thread = threading.Thread(target=run, name="nbgrade-job", daemon=True)
+    thread.start()
+    return thread
+
+
+def _stage(folder: Path) -> None:
+    """runner.py in `folder`, readable by the sandbox user."""
     os.chmod(folder, 0o755)
     shutil.copyfile(RUNNER, folder / "runner.py")
-    nbformat.write(nb, folder / "grading.ipynb")
-    for path in folder.iterdir():
-        os.chmod(path, 0o644)
+    os.chmod(folder / "runner.py", 0o644)
 
 
 def _tail(path: Path, size: int = 4000) -> str:
@@ -160,23 +188,29 @@ def run_notebook(
     cwd: str,
     settings: NotebookGradingSettings,
     budget_s: float | None = None,
+    checks: dict[int, list[str]] | None = None,
 ) -> NotebookRun:
     """Execute `nb` in the sandbox, with `submission` copied to private scratch and the kernel in `cwd`.
 
     `cwd` is the notebook's folder relative to the submission root. `budget_s` (default
     `settings.budget_s`) bounds the whole run; cells without a record by then are reported missing.
+    `checks` maps a cell index (`len(nb.cells)`: the end) to planted cells run just before it.
     """
     budget = min(settings.budget_s, budget_s or settings.budget_s)
     code_cells = {i for i, c in enumerate(nb.cells) if c.cell_type == "code" and c.source.strip()}
+    checks = checks or {}
+    slots = frozenset((at, k) for at, sources in checks.items() for k in range(len(sources)))
+    secret = json.dumps({"notebook": nbformat.writes(nb), "checks": {str(k): v for k, v in checks.items()}})
     run = NotebookRun()
     with tempfile.TemporaryDirectory(prefix="nbgrade-") as tmp:
         grader = Path(tmp) / "grader"
         grader.mkdir()
-        _stage(grader, nb)
+        _stage(grader)
         plan = plan_run(grader, Path(submission).resolve(), settings)
         read_fd, write_fd = os.pipe()
+        job_read, job_write = os.pipe()
         job = {
-            "notebook": f"{plan.grader}/grading.ipynb",
+            "job_fd": job_read,
             "results_fd": write_fd,
             "submission": plan.submission,
             "work": f"{plan.scratch}/work",
@@ -200,14 +234,19 @@ def run_notebook(
                         stdin=subprocess.DEVNULL,
                         stdout=log_file,
                         stderr=subprocess.STDOUT,
-                        pass_fds=(write_fd,),
+                        pass_fds=(write_fd, job_read),
                         cwd=plan.cwd,
                         env=plan.env,
                         start_new_session=True,
                         preexec_fn=plan.preexec if plan.cgroup is not None else None,
                     )
+                except BaseException:
+                    os.close(job_write)
+                    raise
                 finally:
                     os.close(write_fd)
+                    os.close(job_read)
+                sender = _send(job_write, secret.encode())
                 reader = _drain(read_fd, sink)
                 try:
                     process.wait(timeout=budget)
@@ -219,10 +258,11 @@ def run_notebook(
                     plan.cgroup.kill_all()
                 process.wait()
                 reader.join(timeout=10)
+                sender.join(timeout=10)
         finally:
             plan.close()
         run.seconds = time.monotonic() - started
-        run.cells, run.events = parse_results(bytes(sink), code_cells)
+        run.cells, run.events, run.checks = parse_results(bytes(sink), code_cells, slots)
         run.log_tail = _tail(log_path)
         if process.returncode != 0 and not run.budget_exhausted:
             log.info("notebook runner exited with %s: %s", process.returncode, run.log_tail[-500:])

@@ -2,6 +2,7 @@
 
 One result per notebook, `{notebook, status, isolation, seconds, tests, manual, tampering, notes}`,
 with tests in the per-submission result format (part `notebook:<name>`), ready for `merge_results`.
+A kernel that answers a planted check wrongly (`checks.py`) flags the notebook for review.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 
 from autograder.notebooks.build import Role, source_notebooks
 
+from .checks import Verdict, by_position, plan_checks, verdict
 from .execute import NotebookRun, run_notebook
 from .match import Assembly, UnreadableNotebook, assemble, read_submitted
 from .score import CellScore, score_record, unrun_score
@@ -23,7 +25,8 @@ SUSPICIOUS = re.compile(
     r"get_ipython|InteractiveShell|showtraceback|run_cell|excepthook|sys\.modules\[|/proc/|cells\.jsonl|"
     r"os\._exit|signal\.signal"
 )
-"""Student code that reaches into the kernel or the runner: flagged for a human to review."""
+"""Names of the kernel's and the runner's insides: a hint for the reviewer, not a check (a name built
+from pieces at run time is not seen; the planted checks are what flags a notebook)."""
 _SKIP_DIRS = {".ipynb_checkpoints", "__MACOSX", "__pycache__"}
 
 
@@ -81,14 +84,16 @@ def _all_tests(nb: SourceNotebook, status: str, message: str) -> list[dict[str, 
     return [_test(nb, cell, CellScore(0.0, status, message)) for cell in nb.tests]
 
 
-def _scores(nb: SourceNotebook, assembly: Assembly, run: NotebookRun, settings: NotebookGradingSettings):
+def _scores(assembly: Assembly, run: NotebookRun, found: Verdict, settings: NotebookGradingSettings):
     by_grade_id: dict[str, CellScore] = {}
     for index, cell in enumerate(assembly.cells):
         origin = cell.origin
         if origin is None or origin.role is not Role.TESTS or not cell.restored:
             continue
         record = run.cells.get(index)
-        if record is None:
+        if found.untrusted_from is not None and index >= found.untrusted_from:
+            by_grade_id[origin.grade_id] = CellScore(0.0, "error", f"not scored: {found.reason}")
+        elif record is None:
             by_grade_id[origin.grade_id] = unrun_score(run, index)
         else:
             by_grade_id[origin.grade_id] = score_record(
@@ -126,10 +131,13 @@ def grade_notebook(
         message = f"{submitted.name}: {exc}"
         return _result(source, "unreadable", _all_tests(source, "error", message), notes=[message])
     cwd = submitted.parent.relative_to(submission_root).as_posix()
+    checks = plan_checks(assembly.cells)
     run = run_notebook(
-        assembly.notebook(), submission=submission_root, cwd=cwd, settings=settings, budget_s=budget_s
-    )
-    scores = _scores(source, assembly, run, settings)
+        assembly.notebook(), submission=submission_root, cwd=cwd, settings=settings, budget_s=budget_s,
+        checks=by_position(checks),
+    )  # fmt: skip
+    found = verdict(checks, run, assembly.cells)
+    scores = _scores(assembly, run, found, settings)
     tests = [
         _test(source, cell, scores.get(cell.grade_id) or unrun_score(run, 10**9)) for cell in source.tests
     ]
@@ -140,15 +148,15 @@ def grade_notebook(
         isolation=run.isolation,
         seconds=round(time.monotonic() - started, 3),
         tampering=assembly.tampering,
-        notes=list(assembly.notes),
+        notes=[*assembly.notes, *found.notes],
     )
     for item in result["manual"]:
         item["answer"] = assembly.answers.get(item["grade_id"])
-    flagged = sorted(
+    names = sorted(
         {m.group(0) for c in assembly.cells if not c.restored for m in SUSPICIOUS.finditer(c.source)}
     )
-    if flagged:
-        result["notes"].append(f"flagged for review: student code uses {', '.join(flagged)}")
+    if names:
+        result["notes"].append(f"hint for a reviewer: student code mentions {', '.join(names)}")
     return result
 
 

@@ -21,8 +21,6 @@ log = logging.getLogger(__name__)
 
 NOTEBOOKS_DIR = Path(__file__).resolve().parents[2] / "notebooks"
 """The instructor's source notebooks of this kit (hidden tests included)."""
-EXAMPLE_SEED_OFFSET = 7919
-"""Example scenes use `seed + 7919`: the same hidden distribution, never the scenes that were scored."""
 EXAMPLE_CALL_S = 60.0
 
 
@@ -32,15 +30,17 @@ def prediction_examples(
     """PNG examples of the student's `models/segmentation` on `count` hidden scenes, predicted in the
     sandbox through the grader's proxy; empty when there is no model or it fails (never raises for it)."""
     from autograder.grading.proxy import Submission
+    from autograder.grading.secret import draw_key
     from autograder.grading.session import WorkerSession
     from autograder.grading.settings import GradeSettings
+    from autograder.hidden.hidden_data import EXAMPLE_PURPOSE, hidden_scenes
     from autograder.sandbox import detect_isolation
-    from exercise_code.data import hidden_scenes
+    from exercise_code.config import CONFIG
 
     if count <= 0 or not (root / "models" / "segmentation.pt").is_file():
         return []
     settings = settings or GradeSettings()
-    images, truth = hidden_scenes(seed + EXAMPLE_SEED_OFFSET, num_scenes=count)
+    images, truth = hidden_scenes(draw_key(), count, CONFIG.scene_size, EXAMPLE_PURPOSE).tensors()
     session = WorkerSession(
         root,
         isolation or detect_isolation(settings.isolation),

@@ -1,8 +1,10 @@
 """Runs INSIDE the sandbox: copy the submission to private scratch, execute one notebook cell by cell.
 
 Standalone on purpose (standard library, nbformat, nbclient only): the trusted kit is not importable in
-the sandbox. Usage: `python runner.py JOB.json`. One JSON line per code cell goes to the results pipe
-(an fd the kernel does not inherit) as soon as the cell ends, so a killed run keeps what it finished.
+the sandbox. Usage: `python runner.py JOB.json`. The notebook and the planted checks arrive on the job
+pipe, one JSON line per code cell and per check goes to the results pipe (fds the kernel does not
+inherit) as soon as it ends, so a killed run keeps what it finished. The runner makes itself
+non-dumpable first, so the kernel (same uid) cannot read its memory or fds through /proc.
 Nothing here is trusted: the grader re-checks every line.
 """
 
@@ -74,12 +76,71 @@ async def _probe(client, grace: float) -> bool:
     return False
 
 
-async def run(job: dict, log: Log) -> None:
-    import nbformat
-    from nbclient import NotebookClient
+def _private() -> None:
+    """PR_SET_DUMPABLE 0: /proc/<this pid>/{mem,maps,environ,fd} become unreadable to the kernel."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(4, 0, 0, 0, 0)
+    except (OSError, AttributeError):  # not Linux: nothing to hide the checks from /proc there
+        pass
+
+
+async def _step(client, cell, slot: int, replies: dict, job: dict, log: Log, **where: object) -> str:
+    """Execute `cell` in the notebook's cell `slot` and log its record (`where`: which cell or check it is).
+    Returns `ok`, `timeout` (the kernel recovered), `dead` or `stuck` (the run cannot go on)."""
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
-    nb = nbformat.read(job["notebook"], as_version=4)
+    t0 = time.monotonic()
+    try:
+        await client.async_execute_cell(cell, slot)
+        status = "ok"
+    except CellTimeoutError:
+        status = "timeout"
+    except DeadKernelError:
+        status = "dead"
+    log.write(
+        **where,
+        status=status,
+        seconds=round(time.monotonic() - t0, 3),
+        outputs=_outputs(cell),
+        reply=replies.pop(slot, {}),
+    )
+    if status == "timeout":
+        await client.km.interrupt_kernel()
+        if not await _probe(client, job["interrupt_grace_s"]):
+            log.write(event="stuck")
+            return "stuck"
+    return status
+
+
+async def _checks(client, sources: list[str], at: int, replies: dict, job: dict, log: Log) -> bool:
+    """Run the planted checks due before cell `at`, each in a scratch slot after the notebook's cells
+    (nbclient stores an executed cell at its index); an ordinary execute request, like any cell's."""
+    import nbformat
+
+    for k, source in enumerate(sources):
+        cell = nbformat.v4.new_code_cell(source)
+        client.nb.cells.append(cell)
+        try:
+            slot = len(client.nb.cells) - 1
+            status = await _step(client, cell, slot, replies, job, log, event="check", at=at, k=k)
+        finally:
+            client.nb.cells.pop()
+        if status == "dead":
+            log.write(event="dead_kernel")  # later tests say the kernel died
+        if status in ("dead", "stuck"):
+            return False
+    return True
+
+
+async def run(job: dict, secret: dict, log: Log) -> None:
+    import nbformat
+    from nbclient import NotebookClient
+    from nbclient.exceptions import DeadKernelError
+
+    nb = nbformat.reads(secret["notebook"], as_version=4)
+    checks = {int(at): sources for at, sources in secret.get("checks", {}).items()}
     client = NotebookClient(
         nb,
         timeout=job["cell_timeout_s"],
@@ -100,32 +161,16 @@ async def run(job: dict, log: Log) -> None:
     try:
         async with client.async_setup_kernel():
             log.write(event="kernel", seconds=round(time.monotonic() - started, 3))
-            for index, cell in enumerate(nb.cells):
+            cells = list(nb.cells)
+            for index, cell in enumerate(cells):
                 if cell.cell_type != "code" or not cell.source.strip():
                     continue
-                t0 = time.monotonic()
-                try:
-                    await client.async_execute_cell(cell, index)
-                    status = "ok"
-                except CellTimeoutError:
-                    status = "timeout"
-                except DeadKernelError:
-                    status = "dead"
-                log.write(
-                    event="cell",
-                    index=index,
-                    status=status,
-                    seconds=round(time.monotonic() - t0, 3),
-                    outputs=_outputs(cell),
-                    reply=replies.pop(index, {}),
-                )
-                if status == "dead":
+                if not await _checks(client, checks.get(index, []), index, replies, job, log):
                     return
-                if status == "timeout":
-                    await client.km.interrupt_kernel()
-                    if not await _probe(client, job["interrupt_grace_s"]):
-                        log.write(event="stuck", index=index)
-                        return
+                status = await _step(client, cell, index, replies, job, log, event="cell", index=index)
+                if status in ("dead", "stuck"):
+                    return
+            await _checks(client, checks.get(len(cells), []), len(cells), replies, job, log)
     except DeadKernelError:
         log.write(event="dead_kernel")
     except RuntimeError as exc:  # kernel did not start
@@ -134,11 +179,13 @@ async def run(job: dict, log: Log) -> None:
 
 def install_kernelspec(folder: str) -> None:
     """A `python3` kernelspec that starts the kernel with `-S`: no .pth hooks (an editable install of
-    the trusted kit is one), site-packages come from PYTHONPATH only. JUPYTER_PATH points at it."""
+    the trusted kit is one), site-packages come from PYTHONPATH only; and `-P`: the working folder is not
+    put first on sys.path, so a submitted `ipykernel_launcher.py` cannot stand in for the kernel.
+    JUPYTER_PATH points at it."""
     spec_dir = os.path.join(folder, "kernels", "python3")
     os.makedirs(spec_dir, exist_ok=True)
     spec = {
-        "argv": [sys.executable, "-S", "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "argv": [sys.executable, "-S", "-P", "-m", "ipykernel_launcher", "-f", "{connection_file}"],
         "display_name": "Python 3 (sandboxed)",
         "language": "python",
     }
@@ -148,8 +195,12 @@ def install_kernelspec(folder: str) -> None:
 
 
 def main(argv: list[str]) -> int:
+    _private()
     with open(argv[1], encoding="utf-8") as handle:
         job = json.load(handle)
+    os.set_inheritable(int(job["job_fd"]), False)
+    with os.fdopen(int(job["job_fd"]), "rb") as pipe:
+        secret = json.loads(pipe.read().decode("utf-8"))
     log = Log(int(job["results_fd"]))
     try:
         shutil.copytree(job["submission"], job["work"], symlinks=True)
@@ -157,10 +208,11 @@ def main(argv: list[str]) -> int:
         log.write(event="no_copy", message=str(exc)[:500])
     os.makedirs(job["cwd"], exist_ok=True)
     os.chdir(job["cwd"])
-    # the kernel (started with this environment) imports the student's exercise_code from the copy
-    os.environ["PYTHONPATH"] = os.pathsep.join([job["work"], *job["site"]])
+    # the kernel (started with this environment) imports the student's exercise_code from the copy, after
+    # site-packages: a submitted IPython/, ipykernel/ or zmq/ folder cannot replace the kernel's own
+    os.environ["PYTHONPATH"] = os.pathsep.join([*job["site"], job["work"]])
     install_kernelspec(os.path.join(os.path.dirname(job["work"]), ".kernelspec"))
-    asyncio.run(run(job, log))
+    asyncio.run(run(job, secret, log))
     log.write(event="done")
     return 0
 

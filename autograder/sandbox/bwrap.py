@@ -34,6 +34,8 @@ class BwrapPlan:
     """Host folder of the worker package, mounted read-only at WORKER_PARENT/agworker."""
     scratch_mb: int
     threads: int = 1
+    hide: tuple[str, ...] = ()
+    """Folders under the bound site-packages that appear empty inside (an empty tmpfs over each)."""
 
 
 def _mkdirs(paths: list[str]) -> list[str]:
@@ -86,6 +88,8 @@ def bwrap_command(plan: BwrapPlan, argv: list[str]) -> list[str]:
         cmd += ["--ro-bind", str(site), str(site)]
     for masked in env.masked:
         cmd += ["--ro-bind", "/dev/null", str(masked)]
+    for folder in plan.hide:
+        cmd += ["--tmpfs", folder]
     cmd += ["--ro-bind", plan.submission, SUBMISSION_DIR]
     cmd += ["--ro-bind", plan.worker_source, worker_dest]
     cmd += ["--remount-ro", "/", "--chdir", "/tmp", "--clearenv"]

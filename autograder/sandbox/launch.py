@@ -105,6 +105,7 @@ class WorkerProcess:
                 str(WORKER_SOURCE),
                 self.limits.scratch_mb,
                 self.limits.threads,
+                hide=tuple(map(str, env.hidden_dirs)),  # labelled digits and the kit: not for the worker
             )
             cmd = bwrap_command(plan, worker_argv(env, WORKER_PARENT, json.dumps(config)))
             cwd, child_env = "/", {"PATH": "/usr/bin:/bin"}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from autograder.worker.protocol import DEFAULT_CAPS, Caps
 from exercise_code.config import CONFIG
 
 MIB = 2**20
@@ -28,7 +29,12 @@ class SandboxLimits:
     scratch_mb: int = 256
     """Size of the tmpfs mounted at /tmp (bubblewrap only)."""
     max_message_mb: int = 256
-    """Largest message either side of the worker protocol accepts."""
+    """Largest message either side of the worker protocol accepts (in practice: the tensor blob)."""
+    max_header_kb: int = DEFAULT_CAPS.header_bytes // 1024
+    """Largest JSON header of a reply (its value tree), and largest pickled part of its tensor blob;
+    checked from the stated length before anything is parsed."""
+    max_elements: int = DEFAULT_CAPS.elements
+    """Most tensor elements in one reply, all tensors together (counted from their shapes)."""
     threads: int = 1
     """torch intra-op threads (and OMP/MKL threads) inside the worker."""
 
@@ -37,9 +43,14 @@ class SandboxLimits:
             raise ValueError(
                 f"memory_mb must be at least 1024 (torch fails below ~1 GiB), got {self.memory_mb}"
             )
-        for name in ("cpu_s", "open_files", "file_size_mb", "processes", "scratch_mb", "max_message_mb"):
+        positive = ("cpu_s", "open_files", "file_size_mb", "processes", "scratch_mb", "max_message_mb")
+        for name in (*positive, "max_header_kb", "max_elements"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+
+    def caps(self) -> Caps:
+        """The caps the grader applies to every reply of the worker (see `autograder.worker.protocol`)."""
+        return Caps(header_bytes=self.max_header_kb * 1024, elements=self.max_elements)
 
     def rlimits(self, *, pids_cgroup: bool) -> dict[str, int]:
         """The rlimits the worker sets on itself before importing torch (names as in `worker.main`);

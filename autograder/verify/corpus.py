@@ -60,12 +60,12 @@ def _strings(value: object, field: str, path: Path) -> tuple[str, ...]:
     return tuple(items)
 
 
-def load_entry(path: Path) -> CorpusEntry:
-    """Read one corpus file (literal assignments only; nothing in it is executed)."""
+def _literals(path: Path, kind: str) -> tuple[ast.Module, dict[str, object]]:
+    """The parsed file and its top-level `NAME = literal` assignments (read, never executed)."""
     try:
         tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
     except (OSError, SyntaxError) as exc:
-        raise VerifyError(f"cannot read corpus entry {path}: {exc}") from None
+        raise VerifyError(f"cannot read {kind} {path}: {exc}") from None
     values: dict[str, object] = {}
     for node in tree.body:
         if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
@@ -73,6 +73,12 @@ def load_entry(path: Path) -> CorpusEntry:
                 values[node.targets[0].id] = ast.literal_eval(node.value)
             except ValueError:
                 raise VerifyError(f"{path.name}: {node.targets[0].id} must be a literal") from None
+    return tree, values
+
+
+def load_entry(path: Path) -> CorpusEntry:
+    """Read one corpus file (literal assignments only; nothing in it is executed)."""
+    tree, values = _literals(path, "corpus entry")
     for field in ("TARGET", "SOURCE"):
         if not isinstance(values.get(field), str):
             raise VerifyError(f"{path.name}: {field} must be a string")
@@ -165,3 +171,108 @@ def apply_entry(root: Path, entry: CorpusEntry) -> Path:
     text = path.read_text(encoding="utf-8")
     path.write_text(replace_definition(text, qualname, entry.source, where=entry.name), encoding="utf-8")
     return path
+
+
+# --- cheats: submissions that try to earn points without doing the work --------------------------------
+
+
+@dataclass(frozen=True)
+class CheatEntry:
+    """A cheating submission: the reference kit plus the student's extra files and models.
+
+    Every test named in `catch` (a rubric key such as `test_quality.py::test_few_label_accuracy`, or one
+    case, `test_quality.py::test_model_limits[autoencoder]`) must earn (almost) nothing.
+    """
+
+    name: str
+    catch: tuple[str, ...]
+    files: dict[str, str]
+    """Path in the submission -> text, written over the reference kit."""
+    append: dict[str, str]
+    """Path in the submission -> text appended to the reference file (e.g. an import that registers)."""
+    models: dict[str, dict]
+    """Model name -> `{"spec": {...}, "from": reference model name or None, "tensors": {key: [shape]},
+    "dtype": "float32", "expand": False}`: the spec (`"kwargs": "SAME"` takes the reference model's), the
+    state_dict of a reference model (or none), plus zero tensors (stride-0 views of one zero if `expand`)."""
+    target: str = ""
+    source: str = ""
+    """Optional, as in a bug entry: a function of the kit replaced by this source."""
+    description: str = ""
+    kind: str = "cheat"
+
+    @property
+    def suite_files(self) -> tuple[str, ...]:
+        return tuple(sorted({key.split("::", 1)[0] for key in self.catch}))
+
+
+def load_cheat(path: Path) -> CheatEntry:
+    """Read one cheat entry (literal assignments only; nothing in it runs on the trusted side)."""
+    tree, values = _literals(path, "cheat entry")
+    catch = _strings(values.get("CATCH", ()), "CATCH", path)
+    if not catch:
+        raise VerifyError(f"{path.name}: CATCH must name the tests the cheat must not earn points on")
+    tables = {}
+    for field in ("FILES", "APPEND", "MODELS"):
+        table = values.get(field, {})
+        if not isinstance(table, dict) or not all(isinstance(k, str) for k in table):
+            raise VerifyError(f"{path.name}: {field} must be a dict keyed by paths or model names")
+        tables[field] = table
+    for rel in [*tables["FILES"], *tables["APPEND"]]:
+        if rel.startswith("/") or ".." in Path(rel).parts:
+            raise VerifyError(f"{path.name}: {rel!r} must be a relative path inside the submission")
+    target, source = values.get("TARGET", ""), values.get("SOURCE", "")
+    if not isinstance(target, str) or not isinstance(source, str) or bool(target) != bool(source):
+        raise VerifyError(f"{path.name}: TARGET and SOURCE go together, as strings")
+    return CheatEntry(
+        name=path.stem,
+        catch=catch,
+        files=dict(tables["FILES"]),
+        append=dict(tables["APPEND"]),
+        models=dict(tables["MODELS"]),
+        target=target,
+        source=source,
+        description=(ast.get_docstring(tree) or "").strip(),
+    )
+
+
+def load_cheats(folder: Path, only: tuple[str, ...] | list[str] = ()) -> list[CheatEntry]:
+    """Every `*.py` cheat entry in `folder` (or just the names in `only` that are there)."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise VerifyError(f"cheats folder {folder} does not exist")
+    entries = [load_cheat(p) for p in sorted(folder.glob("*.py")) if not p.name.startswith("_")]
+    return [e for e in entries if e.name in only] if only else entries
+
+
+def apply_cheat(root: Path, entry: CheatEntry, models: Path | None) -> None:
+    """Turn the reference kit copy at `root` (with `root/models` from `models`) into the cheat."""
+    import json
+
+    import torch
+
+    if entry.target:
+        path, qualname = target_module(root, entry.target)
+        text = path.read_text(encoding="utf-8")
+        path.write_text(replace_definition(text, qualname, entry.source, where=entry.name), encoding="utf-8")
+    for rel, text in entry.files.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
+    for rel, text in entry.append.items():
+        with open(root / rel, "a", encoding="utf-8") as handle:
+            handle.write("\n" + textwrap.dedent(text).lstrip("\n"))
+    for name, plan in entry.models.items():
+        state: dict = {}
+        if plan.get("from"):
+            if models is None:
+                raise VerifyError(f"{entry.name}: models/{name} starts from a reference model; give --models")
+            state = torch.load(Path(models) / f"{plan['from']}.pt", weights_only=True)
+        dtype = getattr(torch, str(plan.get("dtype", "float32")))
+        for key, shape in dict(plan.get("tensors", {})).items():
+            zeros = torch.zeros(1, dtype=dtype).expand(*shape) if plan.get("expand") else None
+            state[key] = zeros if zeros is not None else torch.zeros(*shape, dtype=dtype)
+        spec = dict(plan["spec"])
+        if spec.get("kwargs") == "SAME":  # the reference model's constructor arguments
+            spec["kwargs"] = json.loads((Path(models or "") / f"{plan['from']}.json").read_text())["kwargs"]
+        (root / "models").mkdir(exist_ok=True)
+        torch.save(state, root / "models" / f"{name}.pt")
+        (root / "models" / f"{name}.json").write_text(json.dumps(spec), encoding="utf-8")

@@ -23,11 +23,13 @@ from autograder.errors import VerifyError
 from autograder.grading import HIDDEN_DIR, GradeSettings, SubmissionResult, grade_submission
 from autograder.grading.rubric import rubric_key
 
-from .corpus import CorpusEntry, apply_entry, copy_package, load_corpus
+from .corpus import CorpusEntry, apply_cheat, apply_entry, copy_package, load_cheats, load_corpus
 from .reference_models import ModelBudget, reference_models
 
 log = logging.getLogger(__name__)
 EPS = 1e-9
+CHEAT_SHARE = 0.01
+"""A cheat is caught when it earns at most this share of the points of the tests it targets."""
 SUITE_SUPPORT = ("conftest.py", "rubric.toml", "forbidden.toml")
 NOTEBOOK_STUB = '{"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}\n'
 
@@ -38,7 +40,7 @@ class Outcome:
 
     name: str
     kind: str
-    """reference, skeleton, bug or correct."""
+    """reference, skeleton, bug, correct or cheat."""
     ok: bool
     detail: str
     score: float = 0.0
@@ -78,6 +80,9 @@ class VerifyReport:
             f"{caught}/{len(bugs)} wrong solutions caught by the named tests; seed {self.seed}; "
             f"models {self.models}; {self.seconds:.0f} s"
         )
+        cheats = [o for o in self.outcomes if o.kind == "cheat"]
+        if cheats:
+            lines.append(f"{sum(o.ok for o in cheats)}/{len(cheats)} cheats earn nothing on the named tests")
         if self.scales:
             lines.append(f"NOTE: score scales overridden for this run: {self.scales}")
         lines.append("verify: OK" if self.ok else f"verify: {len(self.failures())} unexpected outcome(s)")
@@ -179,6 +184,19 @@ def judge(name: str, kind: str, result: SubmissionResult, expected: tuple[str, .
             not scored and bool(tests),
             f"scored on {scored}" if scored else "zero everywhere",
         )
+    elif kind == "cheat":
+        named = [t for t in result.tests if t.name in expected or rubric_key(t.name) in expected]
+        earned, most = sum(t.points for t in named), sum(t.max_points for t in named)
+        found = {t.name for t in named} | {rubric_key(t.name) for t in named}
+        missing = [k for k in expected if k not in found]
+        how = "; ".join(f"{t.name}: {t.status}: {t.message}" for t in named)[:600]
+        if missing:
+            outcome.detail = f"tests not run: {missing}"
+        else:
+            outcome.ok = earned <= CHEAT_SHARE * most
+            outcome.detail = (
+                f"{'caught' if outcome.ok else 'NOT caught'}: earns {earned:.2f} of {most:.2f} ({how})"
+            )
     else:
         missing = [k for k in expected if k not in tests]
         full = [k for k in expected if k in tests and tests[k][0] >= tests[k][1] - EPS]
@@ -200,7 +218,7 @@ def judge(name: str, kind: str, result: SubmissionResult, expected: tuple[str, .
 def verify(
     *,
     source: Path,
-    corpus: Path,
+    corpus: Path | None,
     out: Path,
     suites: Path = HIDDEN_DIR,
     models: Path | None = None,
@@ -213,18 +231,21 @@ def verify(
     scales: dict[str, tuple[float, float]] | None = None,
     settings: GradeSettings | None = None,
     progress: Callable[[Outcome], None] | None = None,
+    cheats: Path | None = None,
 ) -> VerifyReport:
     """Grade the reference (`source`), its released skeleton and the corpus entries; judge each.
 
     `models` is a folder of reference models (default: trained with `budget` and cached under
     `source/build/reference_models/`). `scales` overrides score scales (`{"segmentation_miou": (floor,
     target)}`) in the grading processes only, for quick runs whose briefly trained models cannot reach the
-    assignment's targets; the report says so.
+    assignment's targets; the report says so. `cheats` is a folder of cheating submissions
+    (`autograder.verify.corpus.CheatEntry`), each of which must earn nothing on the tests it names.
     """
     start = time.monotonic()
     source, out, suites = Path(source).resolve(), Path(out).resolve(), Path(suites).resolve()
-    entries = load_corpus(corpus, only)
-    if models is None and (reference or skeleton):
+    entries = load_corpus(corpus, only) if corpus is not None else []
+    cheat_entries = load_cheats(cheats, only) if cheats is not None else []
+    if models is None and (reference or skeleton or cheat_entries):
         models = reference_models(source=source, budget=budget or ModelBudget())
     settings = settings or GradeSettings()
     shutil.rmtree(out / "submissions", ignore_errors=True)
@@ -254,6 +275,11 @@ def verify(
         subset = _suite_subset(suites, entry.suite_files, out / "suites" / "+".join(entry.suite_files))
         path = _submission(source, None, out / "submissions" / entry.name, entry)
         add(entry.name, entry.kind, path, subset, entry.catch or entry.full)
+    for cheat in cheat_entries:
+        subset = _suite_subset(suites, cheat.suite_files, out / "suites" / "+".join(cheat.suite_files))
+        path = _submission(source, models, out / "submissions" / f"cheat-{cheat.name}")
+        apply_cheat(path, cheat, models)
+        add(cheat.name, cheat.kind, path, subset, cheat.catch)
 
     outcomes: dict[str, Outcome] = {}
     context = multiprocessing.get_context("spawn")

@@ -17,7 +17,7 @@ from typing import Any
 
 import torch
 
-from .guard import ForbiddenTrip, Guard
+from .guard import ForbiddenTrip, Guard, Outcome
 from .protocol import ProtocolError, pack, unpack
 
 _MODEL_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -52,6 +52,8 @@ class Worker:
         self.root = os.path.realpath(root)
         self.guard = guard
         self.forbidden = forbidden
+        guard.enable_dispatch()  # torch.ops.aten & co. too, not just the Python names
+        guard.watch(forbidden, self.root)  # and inside the student's guarded functions, from any call
         self.models: dict[int, torch.nn.Module] = {}
         self._next = 0
         self._checked_package = False
@@ -62,6 +64,8 @@ class Worker:
         """The reply for an exception raised by student code (or by resolving a name)."""
         if isinstance(exc, Reply):
             return exc.reply
+        if isinstance(exc, ModuleNotFoundError) and str(exc.name).split(".")[0] == "exercise_code":
+            exc = Missing(f"{exc.name} is missing from the submission", str(exc.name))  # not a third party's
         if isinstance(exc, Missing):
             return {"ok": False, "kind": "missing", "message": _short(str(exc)), "path": exc.path}
         text = str(exc)
@@ -112,17 +116,21 @@ class Worker:
         if parts[0] != "exercise_code" or not all(p.isidentifier() for p in parts):
             raise Missing(f"{dotted!r} is not a name inside exercise_code", dotted)
         self._check_package()
+        absent = ""  # the first module on the way that does not exist (the target itself may be a function)
         for cut in range(len(parts), 0, -1):
             module_name = ".".join(parts[:cut])
             try:
                 obj = importlib.import_module(module_name)
             except ModuleNotFoundError as exc:
-                if exc.name is not None and module_name.startswith(exc.name):
+                if exc.name == module_name or module_name.startswith(f"{exc.name}."):
+                    absent = str(exc.name)
                     continue  # this prefix is not a module: try a shorter one
-                raise
+                raise  # a module imported by the student's code: `failure` tells theirs from a third party's
             for i, attr in enumerate(parts[cut:], start=cut):
                 if not hasattr(obj, attr):
-                    where = ".".join(parts[:i])
+                    where, wanted = ".".join(parts[:i]), ".".join(parts[: i + 1])
+                    if wanted == absent and wanted != dotted:
+                        raise Missing(f"{wanted} is missing from the submission", wanted)
                     raise Missing(f"{where} has no attribute {attr!r} (looking for {dotted})", dotted)
                 obj = getattr(obj, attr)
             return obj
@@ -131,20 +139,21 @@ class Worker:
     # --- handlers ----------------------------------------------------------------------------------
 
     def guarded(self, target: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
-        """Run `fn` with the guard armed for `target`'s forbidden names."""
+        """Run `fn` with the guard armed: `target`'s forbidden names anywhere, and each guarded student
+        function's names inside it. A trip names that student function (or `target`) and the op."""
         self.guard.activate(self.forbidden.get(target, ()))
         try:
             value = fn(*args, **kwargs)
         except ForbiddenTrip:
             value = None
         except BaseException:  # noqa: BLE001 - the student's exception becomes the reply
-            tripped, tampered = self.guard.deactivate()
-            if tripped or tampered:
-                raise Reply(_forbidden(target, tripped, tampered)) from None
+            outcome = self.guard.finish()
+            if outcome.trip or outcome.tampered:
+                raise Reply(_outcome_reply(target, outcome)) from None
             raise
-        tripped, tampered = self.guard.deactivate()
-        if tripped or tampered:
-            raise Reply(_forbidden(target, tripped, tampered))
+        outcome = self.guard.finish()
+        if outcome.trip or outcome.tampered:
+            raise Reply(_outcome_reply(target, outcome))
         return value
 
     def call(self, request: dict[str, Any], tensors: list[torch.Tensor]) -> Any:
@@ -207,11 +216,12 @@ class Worker:
             )
             raise Reply(_error("UnpicklingError", message)) from None
         _seed(request.get("seed", 0))
-        return self._load_into(self._build(request["spec"]), state, f"models/{name}.pt")
+        model = self.guarded("build_model", self._build, request["spec"])  # student __init__ code runs here
+        return self._load_into(model, state, f"models/{name}.pt")
 
     def build_model(self, request: dict[str, Any], tensors: list[torch.Tensor]) -> Any:
         _seed(request.get("seed", 0))
-        model = self._build(request["spec"])
+        model = self.guarded("build_model", self._build, request["spec"])
         state = unpack(request.get("payload"), tensors)
         if state is None:
             return model
@@ -240,14 +250,11 @@ class Worker:
         args, kwargs = unpack(request["payload"], tensors, self.find_model)
         batch = request.get("batch_size")
         _seed(request.get("seed", 0))
+        # a guarded class's own instance (ConvTranspose2d) has its names armed throughout, other models
+        # inside the guarded student functions they run
+        target = self.guard.owner(model) or f"{type(model).__name__}.{request.get('method', 'forward')}"
         with torch.no_grad() if request.get("no_grad", True) else contextlib.nullcontext():
-            if not batch or not args or not isinstance(args[0], torch.Tensor):
-                return method(*args, **kwargs)
-            outputs = []
-            for start in range(0, args[0].shape[0], int(batch)):
-                chunk = [a[start : start + batch] if isinstance(a, torch.Tensor) else a for a in args]
-                outputs.append(method(*chunk, **kwargs))
-            return _concat(outputs)
+            return self.guarded(target, _batched, method, args, kwargs, batch)
 
     def state_dict(self, request: dict[str, Any], tensors: list[torch.Tensor]) -> Any:
         return {k: v for k, v in self.model(request).state_dict().items()}
@@ -280,6 +287,24 @@ class Worker:
         finally:
             _flush()
         return {"ok": True, "value": tree}, out
+
+
+def _batched(method: Any, args: list[Any], kwargs: dict[str, Any], batch: Any) -> Any:
+    """`method(*args, **kwargs)`, in chunks of `batch` along the first tensor argument when given."""
+    if not batch or not args or not isinstance(args[0], torch.Tensor):
+        return method(*args, **kwargs)
+    outputs = []
+    for start in range(0, args[0].shape[0], int(batch)):
+        chunk = [a[start : start + batch] if isinstance(a, torch.Tensor) else a for a in args]
+        outputs.append(method(*chunk, **kwargs))
+    return _concat(outputs)
+
+
+def _outcome_reply(target: str, outcome: Outcome) -> dict[str, Any]:
+    """The `forbidden` reply: naming the guarded student function the trip happened in, else `target`."""
+    if outcome.trip is None:
+        return _forbidden(target, None, outcome.tampered)
+    return _forbidden(outcome.trip.scope or target, outcome.trip.label, outcome.tampered)
 
 
 def _forbidden(target: str, tripped: str | None, tampered: str | None) -> dict[str, Any]:

