@@ -96,11 +96,16 @@ def test_every_cheat_earns_nothing(cheats):
     assert cheats.ok, "\n".join(cheats.lines())
     names = {o.name for o in cheats.outcomes}
     assert names >= {"lookup_public_digits", "replay_hidden_scenes", "identity_autoencoder", "wide_latent",
-                     "cache_inputs", "buffer_stuffing", "broadcast_buffer"}  # fmt: skip
+                     "cache_inputs", "buffer_stuffing", "broadcast_buffer", "foreign_encoder",
+                     "aten_conv_transpose", "shadow_package"}  # fmt: skip
     detail = {o.name: o.detail for o in cheats.outcomes}
     assert "mnist_5k.csv.gz" in detail["lookup_public_digits"]  # the digit files are empty in the sandbox
     assert "7,400,000 values" in detail["broadcast_buffer"]
     assert "got (500, 784)" in detail["identity_autoencoder"]
+    assert "encoder.extra: (3,) here, absent in the autoencoder" in detail["foreign_encoder"]
+    assert "forbidden" in detail["aten_conv_transpose"]
+    assert "(as aten.convolution.default)" in detail["aten_conv_transpose"]
+    assert "both transpose_conv.py and transpose_conv/__init__.py exist" in detail["shadow_package"]
     assert any("cheats earn nothing" in line for line in cheats.lines())
 
 

@@ -90,9 +90,14 @@ def _encoder_shapes(submission, name: str) -> dict[str, tuple[int, ...]]:
 def test_few_label_accuracy(submission, hidden_key, config, record_fraction, record_message):
     x, y = hidden_digits(hidden_key)
     mine, pretrained = _encoder_shapes(submission, "classifier"), _encoder_shapes(submission, "autoencoder")
-    assert mine == pretrained, (
-        "the classifier's encoder must be the autoencoder's encoder, fine-tuned: its tensors "
-        f"{sorted(mine.items())[:4]} differ from the autoencoder's {sorted(pretrained.items())[:4]}"
+    differences = [
+        f"encoder.{k}: {mine.get(k, 'absent')} here, {pretrained.get(k, 'absent')} in the autoencoder"
+        for k in sorted(mine.keys() | pretrained.keys())
+        if mine.get(k) != pretrained.get(k)
+    ]
+    assert not differences, (
+        "the classifier's encoder must be the autoencoder's encoder, fine-tuned (same tensors): "
+        + "; ".join(differences[:4])
     )
     codes = _codes(submission.load_model("classifier"), "encoder", x, config.latent_dim, "classifier.encoder")
     submission.fresh_worker()  # the head sees the codes alone
