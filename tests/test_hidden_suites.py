@@ -58,11 +58,17 @@ def test_released_skeleton_earns_nothing(tmp_path):
 
 
 def test_cases_change_with_the_grading_seed(tmp_path, reference):
-    """Same tests, other inputs: the messages (which name shapes and strides) differ between seeds."""
+    """Same tests, other inputs: what the suite sends to the student's code (shapes, arguments, values)
+    differs between grading seeds for (nearly) every randomised case, and is the same for the same seed."""
     other = run_double(REPO, tmp_path / "out.json", seed=12, files=["test_layers.py"])
+    again = run_double(REPO, tmp_path / "again.json", seed=11, files=["test_layers.py"])
     assert all(v["status"] == "passed" for v in other.values())
     mine = {k: v for k, v in reference.items() if k.startswith("test_layers.py")}
-    assert mine.keys() == other.keys()
+    assert mine.keys() == other.keys() == again.keys()
+    assert all(mine[k].get("calls") == again[k].get("calls") for k in mine)  # the seed fixes the cases
+    called = [k for k in mine if mine[k].get("calls")]
+    changed = [k for k in called if mine[k]["calls"] != other[k]["calls"]]
+    assert len(called) > 20 and len(changed) >= 0.9 * len(called), (len(changed), len(called))
 
 
 def _oracle_submission(root: Path, key: int, autoencoder: str) -> Path:

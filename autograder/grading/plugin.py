@@ -210,6 +210,7 @@ class GradingRun:
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_protocol(self, item: pytest.Item, nextitem: pytest.Item | None) -> bool | None:
+        self.submission.current_case = self.name(item)
         if self.budget_exhausted or time.monotonic() >= self.deadline:
             self.budget_exhausted = True
             rec = self.record(item)

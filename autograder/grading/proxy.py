@@ -14,7 +14,7 @@ from typing import Any
 
 import torch
 
-from autograder.errors import ForbiddenCall, MissingPart, SandboxCrash, StudentCodeError
+from autograder.errors import ForbiddenCall, MissingPart, SandboxCrash, SandboxTimeout, StudentCodeError
 from exercise_code.config import CONFIG, ModelLimits, state_dict_values
 
 from .forbidden import AMBIGUOUS, scan_function
@@ -122,6 +122,10 @@ class Submission:
         self._seed = seed
         self._scans: dict[str, ForbiddenCall | None] = {}
         self._files: dict[str, ModelFile | ModelRejected | StudentCodeError] = {}
+        self._timed_out: dict[str, str] = {}
+        """Request name -> the test case in which it ran past its time limit (it is not waited for again)."""
+        self.current_case = ""
+        """The hidden test running now (the plugin sets it), named in later timeouts of the same request."""
 
     @property
     def session(self) -> WorkerSession:
@@ -155,7 +159,17 @@ class Submission:
         def decode(info: dict[str, Any]) -> ModelHandle:
             return ModelHandle(self, (header, value), label or f"model from {what}", info)
 
-        return self._session.request(header, value, what=what, encode=_encode_handle, decode=decode)
+        earlier = self._timed_out.get(what)
+        if earlier is not None:  # a hang costs one call timeout, not one per test case
+            raise SandboxTimeout(
+                f"{what} was not run again: it did not finish within {self._session.call_s:g} s in {earlier}"
+            )
+        try:
+            return self._session.request(header, value, what=what, encode=_encode_handle, decode=decode)
+        except SandboxTimeout as exc:
+            if not exc.budget:
+                self._timed_out[what] = self.current_case or "an earlier call"
+            raise
 
     def call(self, dotted: str, *args: Any, **kwargs: Any) -> Any:
         """Run student function `dotted` (e.g. `exercise_code.layers.conv_transpose2d`) in the sandbox.
