@@ -48,7 +48,9 @@ class TimeBudgets:
     """Wall-clock budgets, in seconds, for grading."""
 
     call_s: float = 60.0
-    """One request to the sandboxed worker (a function call, a batch of predictions)."""
+    """CPU time of one request to the sandboxed worker (a function call, a batch of predictions)."""
+    wall_factor: float = 3.0
+    """Wall-clock guard of one request, as a multiple of `call_s` (for code that sleeps or waits)."""
     submission_s: float = 600.0
     """Everything graded for one submission."""
     notebook_cell_s: float = 120.0

@@ -49,3 +49,16 @@ def test_a_hang_costs_one_timeout(tmp_path):
         assert test.seconds < 1.0
     assert tests["test_t.py::test_fine"].status == "passed"  # the worker was restarted for it
     assert result.seconds < 2 * CALL_S + 30  # one timeout, a restart, no more waiting
+
+
+def test_time_spent_waiting_is_not_counted(tmp_path):
+    """The limit is CPU time: a call that waits (as it does on a busy machine) longer than `call_s` but
+    computes little still passes; the wall clock only guards at `call_s * wall_factor`."""
+    ops = "import time\n\n\ndef fine(n):\n    time.sleep(1.5)\n    return n + 1\n"
+    suite = "def test_fine(submission):\n    assert submission.call('exercise_code.ops.fine', 1) == 2\n"
+    rubric = '["test_wait.py::test_fine"]\npoints = 1\n'  # its own file name: pytest runs in-process here
+    suites = write_tree(tmp_path / "suites", {"test_wait.py": suite, "rubric.toml": rubric})
+    root = write_tree(tmp_path / "sub", base_files(ops))
+    result = grade_submission(root, out=tmp_path / "out", suites=suites, settings=GradeSettings(call_s=1.0))
+    (test,) = result.tests
+    assert test.status == "passed", test.message

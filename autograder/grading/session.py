@@ -29,6 +29,7 @@ from autograder.errors import (
 )
 from autograder.sandbox import CappedLog, Isolation, SandboxLimits, WorkerProcess
 from autograder.worker import protocol
+from exercise_code.config import CONFIG
 
 log = logging.getLogger(__name__)
 
@@ -47,10 +48,14 @@ class WorkerSession:
         deadline: float,
         submission_s: float,
         log_sink: CappedLog | None = None,
+        wall_factor: float = CONFIG.time.wall_factor,
     ) -> None:
         self.root, self.isolation, self.limits = root, isolation, limits
         self.forbidden = {k: list(v) for k, v in forbidden.items()}
         self.call_s, self.deadline, self.submission_s = call_s, deadline, submission_s
+        self.wall_factor = wall_factor
+        """A call may use `call_s` of CPU time (the worker stops it) and `call_s * wall_factor` of wall
+        time (the grader kills it): a loaded machine slows a call down but does not fail it."""
         self.log = log_sink or CappedLog()
         self.worker: WorkerProcess | None = None
         self.generation = 0
@@ -108,9 +113,10 @@ class WorkerSession:
             raise ValueError(f"cannot send the arguments of {what}: {exc}") from None
         worker = self._ensure()
         self._next_id += 1
-        header = {**header, "id": self._next_id, "payload": tree}
-        budget_bound = self.deadline < time.monotonic() + self.call_s
-        deadline = min(self.deadline, time.monotonic() + self.call_s)
+        header = {**header, "id": self._next_id, "payload": tree, "cpu_s": self.call_s}
+        guard_s = self.call_s * self.wall_factor  # the verdict is CPU time; the wall clock only guards
+        budget_bound = self.deadline < time.monotonic() + guard_s
+        deadline = min(self.deadline, time.monotonic() + guard_s)
         try:
             protocol.write_frame(worker.req_fd, protocol.encode(header, tensors), deadline)
             payload = protocol.read_frame(worker.rep_fd, worker.max_bytes, deadline)
@@ -123,8 +129,8 @@ class WorkerSession:
                     budget=True,
                 ) from None
             raise SandboxTimeout(
-                f"{what} did not finish within {self.call_s:g} s; look for an endless loop or a very slow "
-                "implementation"
+                f"{what} did not finish within {guard_s:g} s of wall-clock time (it may use "
+                f"{self.call_s:g} s of CPU time); look for a sleep, a wait or an endless loop"
             ) from None
         except (protocol.ChannelClosed, OSError) as exc:
             raise self._died(what, exc) from None
@@ -184,6 +190,13 @@ class WorkerSession:
             if name == "guard":
                 raise ForbiddenCall(name, f"{what} tampered with the forbidden-call guard ({message})")
             raise ForbiddenCall(name, f"{what} uses the forbidden {name}: write it without that shortcut")
+        if kind == "timeout":  # the worker stopped the call at its CPU limit; its state may be half-done
+            self.log.note(f"{what}: stopped at the CPU time limit")
+            self.stop()
+            raise SandboxTimeout(
+                f"{what} did not finish within {self.call_s:g} s of CPU time; look for an endless loop or "
+                "a very slow implementation"
+            )
         if kind == "memory":
             limit = self.limits.memory_mb
             raise SandboxMemoryError(f"{what} ran out of memory (the limit is {limit} MiB): {message}")

@@ -11,6 +11,7 @@ import importlib
 import os
 import random
 import re
+import signal
 import sys
 import traceback
 from typing import Any
@@ -45,6 +46,14 @@ def _short(text: str, limit: int = MAX_TEXT) -> str:
     return text if len(text) <= limit else text[: limit - 20] + " ...[truncated]"
 
 
+class CpuLimit(BaseException):  # noqa: N818 - BaseException so `except Exception` cannot hide it
+    """Raised in student code when the request has used its CPU time (SIGPROF from ITIMER_PROF)."""
+
+
+CPU_RETRY_S = 0.25
+"""After the limit, SIGPROF comes again every this many CPU-seconds (code that swallows one still stops)."""
+
+
 class Worker:
     """State of one worker: the submission root, the guard, forbidden names per target, built models."""
 
@@ -57,6 +66,12 @@ class Worker:
         self.models: dict[int, torch.nn.Module] = {}
         self._next = 0
         self._checked_package = False
+        self.cpu_expired = False
+        signal.signal(signal.SIGPROF, self._cpu_limit)
+
+    def _cpu_limit(self, signum: int, frame: Any) -> None:
+        self.cpu_expired = True
+        raise CpuLimit()
 
     # --- failures --------------------------------------------------------------------------------
 
@@ -277,16 +292,30 @@ class Worker:
         op = request.get("op")
         if op not in handlers:
             return {"ok": False, "kind": "protocol", "message": f"unknown op {op!r}"}, []
+        cpu_s = request.get("cpu_s")
+        cpu_s = float(cpu_s) if isinstance(cpu_s, int | float) and cpu_s > 0 else 0.0
+        self.cpu_expired = False
         try:
-            value = handlers[op](request, tensors)
+            try:
+                if cpu_s:  # the limit is CPU time: a busy machine slows the clock, not the verdict
+                    signal.setitimer(signal.ITIMER_PROF, cpu_s, CPU_RETRY_S)
+                value = handlers[op](request, tensors)
+            finally:
+                signal.setitimer(signal.ITIMER_PROF, 0)
+            if self.cpu_expired:
+                return _cpu_reply(cpu_s), []
             tree, out = pack(value, self.register)
         except ProtocolError as exc:
             return _error("TypeError", f"the result cannot be sent back: {exc}"), []
         except BaseException as exc:  # noqa: BLE001 - includes SystemExit/KeyboardInterrupt from students
-            return self.failure(exc), []
+            return (_cpu_reply(cpu_s) if self.cpu_expired else self.failure(exc)), []
         finally:
             _flush()
         return {"ok": True, "value": tree}, out
+
+
+def _cpu_reply(cpu_s: float) -> dict[str, Any]:
+    return {"ok": False, "kind": "timeout", "message": f"used {cpu_s:g} s of CPU time without finishing"}
 
 
 def _batched(method: Any, args: list[Any], kwargs: dict[str, Any], batch: Any) -> Any:
