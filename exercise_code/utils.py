@@ -1,4 +1,4 @@
-"""Small helpers with one home: seeding, device pick, bfloat16 support, relative error."""
+"""Small helpers with one home: seeding, device pick, bfloat16 support (`rel_error` lives in `testing`)."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ import random
 
 import numpy as np
 import torch
+
+from exercise_code.testing import rel_error as rel_error  # its home is `testing`; notebooks import it here
 
 
 def seed_everything(seed: int) -> None:
@@ -38,12 +40,6 @@ def cpu_bf16_supported() -> bool:
         return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
     except (AttributeError, RuntimeError):
         return False
-
-
-def rel_error(x: torch.Tensor, y: torch.Tensor) -> float:
-    """Largest relative error max|x - y| / max(1e-8, |x| + |y|), as a float."""
-    x, y = torch.as_tensor(x).double(), torch.as_tensor(y).double()
-    return float(((x - y).abs() / (x.abs() + y.abs()).clamp_min(1e-8)).max())
 
 
 def as_pair(value: int | tuple[int, int], name: str) -> tuple[int, int]:

@@ -433,6 +433,14 @@ for name, model in (("autoencoder", pretrained), ("classifier", classifier)):
     with torch.no_grad():
         torch.testing.assert_close(load_checkpoint(MODELS / name).eval()(x_val[:4]), model.eval()(x_val[:4]))
 
+# %%
+# The public checks of this notebook, as `python -m exercise_code.checks autoencoders models` runs them
+# (ungraded: the grader runs more, hidden, tests); `models` checks the files in the kit's models/ folder
+# (fast mode saves to a temporary folder instead, so it is left out then).
+from exercise_code.checks import run_checks
+
+run_checks("autoencoders", *(() if FAST else ("models",)), root=MODELS.parent)
+
 # %% [markdown]
 # ## Questions (graded by hand)
 #

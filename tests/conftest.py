@@ -7,15 +7,14 @@ import os
 import matplotlib
 import torch
 
+from exercise_code import testing
+
 matplotlib.use("Agg")
 os.environ.setdefault("KIT_FAST", "1")
 torch.set_num_threads(1)
 
 
 def tie_free(*shape: int, generator: torch.Generator, dtype: torch.dtype = torch.float64) -> torch.Tensor:
-    """Distinct values in random order (no ties for any max), scaled to about [-1, 1]."""
-    n = 1
-    for s in shape:
-        n *= s
-    values = torch.randperm(n, generator=generator).to(dtype)
-    return (values / max(n, 1) * 2 - 1).reshape(shape)
+    """`exercise_code.testing.tie_free`, in float64 by default (gradient checks): distinct values, about
+    [-1, 1]."""
+    return testing.tie_free(*shape, generator=generator, dtype=dtype)

@@ -14,6 +14,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from exercise_code.testing import TOLERANCE, Tolerance, mismatch
+from exercise_code.testing import tie_free as tie_free  # the suites' tie-free inputs (float32)
+
 
 def derived_seed(grading_seed: int, key: str) -> int:
     """A non-negative 31-bit seed for `key` (a test case name), fixed by the grading seed."""
@@ -26,31 +29,16 @@ def hidden_scene_seed(grading_seed: int) -> int:
     return derived_seed(grading_seed, "hidden scenes")
 
 
-def tie_free(*shape: int, generator: torch.Generator) -> Tensor:
-    """float32 values that are all distinct (no ties for a max), in random order, in about [-1, 1]."""
-    n = math.prod(shape)
-    values = torch.randperm(n, generator=generator).to(torch.float32)
-    return (values / max(n, 1) * 2 - 1).reshape(shape)
+def assert_matches(
+    got: Any, expected: Tensor, *, what: str, rtol: float = TOLERANCE.rtol, atol: float = TOLERANCE.atol
+) -> None:
+    """Fail with a student-facing message unless `got` is a tensor of `expected`'s shape and values.
 
-
-def assert_matches(got: Any, expected: Tensor, *, what: str, rtol: float = 1e-4, atol: float = 1e-4) -> None:
-    """Fail with a student-facing message unless `got` is a tensor of `expected`'s shape and values."""
-    if not isinstance(got, Tensor):
-        raise AssertionError(f"{what}: expected a torch.Tensor, got {type(got).__name__}")
-    if tuple(got.shape) != tuple(expected.shape):
-        raise AssertionError(f"{what}: expected shape {tuple(expected.shape)}, got {tuple(got.shape)}")
-    if got.is_floating_point() != expected.is_floating_point():
-        raise AssertionError(f"{what}: expected dtype {expected.dtype}, got {got.dtype}")
-    got64, exp64 = got.detach().double(), expected.detach().double()
-    if not torch.isfinite(got64).all():
-        raise AssertionError(f"{what}: the result holds NaN or inf")
-    error = (got64 - exp64).abs()
-    bad = error > atol + rtol * exp64.abs()
-    if bad.any():
-        raise AssertionError(
-            f"{what}: {int(bad.sum())} of {bad.numel()} values are wrong "
-            f"(largest error {float(error.max()):.3g})"
-        )
+    The comparison and its message are `exercise_code.testing.mismatch`, the one the public checks use.
+    """
+    problem = mismatch(got, expected, Tolerance(atol=atol, rtol=rtol))
+    if problem is not None:
+        raise AssertionError(f"{what}: {problem}")
 
 
 def describe(**params: Any) -> str:

@@ -5,6 +5,7 @@ Every rule is declared once here and read by the copy step and the leak check al
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import PurePath
 
@@ -34,6 +35,10 @@ class ReleasePolicy:
     """Solution lines shorter than this (`return out`, `else:`) are too common to count as leaks."""
     trivial_lines: str = r"(return|yield) [\w.]+|pass|break|continue|else:|try:|finally:"
     """Regular expression (full match) for solution lines of any length too plain to count as leaks."""
+    min_renamed_tokens: int = 10
+    """A solution line of this many Python tokens (mostly not names) also counts as leaked with other names
+    and spacing; shorter ones (`for i in range(n):`, `lr = 1e-3`) count only verbatim. Two consecutive
+    solution lines of this many tokens together count as a run, however short each is alone."""
     grader_only_dependencies: tuple[str, ...] = (
         "nbgrader",
         "jsonschema",
@@ -42,6 +47,18 @@ class ReleasePolicy:
         "nbformat",
     )
     """Dependencies of the kit that students do not need; left out of the student pyproject."""
+
+    def __post_init__(self) -> None:
+        for name in ("min_secret_length", "min_renamed_tokens"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive int, got {value!r}")
+        try:
+            re.compile(self.trivial_lines)
+        except re.error as exc:
+            raise ValueError(
+                f"trivial_lines must be a regular expression, got {self.trivial_lines!r}: {exc}"
+            ) from exc
 
     def forbidden(self, rel: PurePath) -> str | None:
         """Why the path `rel` (relative to a release root) must never be released, or None."""

@@ -20,8 +20,13 @@ STUDENT_README = """# Upsampling, segmentation and autoencoders: student kit
 2. Fill every `raise NotImplementedError(...)` in `exercise_code/`; the notebooks say when.
 3. Check your work at any time: `python -m exercise_code.checks layers`
    (or, in a notebook, `from exercise_code.checks import run_checks; run_checks("layers")`).
-4. Submit as your course page says. The graded tests are not the public checks: passing every
-   public check is necessary, not sufficient.
+4. Hand in: run `python -m exercise_code.submit` in this folder (in a notebook:
+   `from exercise_code.submit import submit; submit()`). It runs the public checks, checks that every
+   notebook and model file is there, that each model loads with `weights_only=True` and meets the limits,
+   and that the notebooks were run and answered, then writes `submission.zip`; if something is missing it
+   says which cell or command makes it, writes nothing and exits with code 1. Upload `submission.zip`
+   as your course page says. The graded tests are not the public checks: passing every public check is
+   necessary, not sufficient.
 """
 
 

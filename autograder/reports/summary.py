@@ -1,18 +1,51 @@
-"""Class summary (JSON + HTML): score histogram and each test's pass rate, to show what the class missed."""
+"""Class summary (JSON + HTML): a roster with per-part scores and links to each feedback page, status
+counts, the score histogram and each test's pass rate, to show what the class missed."""
 
 from __future__ import annotations
 
 import json
 from collections import defaultdict
+from collections.abc import Mapping
 from html import escape
 from pathlib import Path
 from typing import Any
 
-from .html import STYLE
+from .html import STYLE, ordered_parts, part_of, part_title, part_totals
+
+SUBMISSION_STATUSES = ("graded", "rejected", "timeout", "crashed", "error")
+"""`autograder.grading.results.SubmissionStatus`, spelled out so reports need not import the grader
+(tests/test_feedback_html.py checks that the two agree). Counted on the page even when zero."""
 
 
-def class_summary(results: list[dict[str, Any]], bins: int = 10) -> dict[str, Any]:
-    """Scores, a histogram over [0, 100] % in `bins` bins, and per-test / per-concept pass rates."""
+def _roster(results: list[dict[str, Any]], links: Mapping[str, str]) -> list[dict[str, Any]]:
+    roster = []
+    for result in sorted(results, key=lambda r: str(r.get("student", ""))):
+        student = str(result.get("student", "?"))
+        tests = result.get("tests", [])
+        score = sum(float(t.get("points", 0)) for t in tests)
+        maximum = sum(float(t.get("max_points", 0)) for t in tests)
+        roster.append(
+            {
+                "student": student,
+                "status": str(result.get("status", "unknown")),
+                "score": round(score, 4),
+                "max_score": round(maximum, 4),
+                "percent": round(100.0 * score / maximum, 2) if maximum else 0.0,
+                "parts": {
+                    part: {"earned": round(earned, 4), "max": round(most, 4)}
+                    for part, (earned, most) in part_totals(tests).items()
+                },
+                "feedback": links.get(student),
+            }
+        )
+    return roster
+
+
+def class_summary(
+    results: list[dict[str, Any]], bins: int = 10, *, links: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """Roster, status counts, scores, a histogram over [0, 100] % in `bins` bins, per-test / per-concept
+    pass rates. `links` maps a student to their feedback page relative to the summary's folder."""
     percents = []
     per_test: dict[str, dict[str, float]] = defaultdict(lambda: {"passed": 0, "total": 0, "points": 0.0})
     per_concept: dict[str, dict[str, float]] = defaultdict(lambda: {"earned": 0.0, "max": 0.0})
@@ -37,6 +70,8 @@ def class_summary(results: list[dict[str, Any]], bins: int = 10) -> dict[str, An
     return {
         "students": len(results),
         "statuses": dict(statuses),
+        "parts": ordered_parts(part_of(t) for r in results for t in r.get("tests", [])),
+        "roster": _roster(results, links or {}),
         "mean_percent": round(sum(percents) / len(percents), 2) if percents else 0.0,
         "histogram": {"bin_edges": [100.0 * i / bins for i in range(bins + 1)], "counts": histogram},
         "tests": {
@@ -50,7 +85,7 @@ def class_summary(results: list[dict[str, Any]], bins: int = 10) -> dict[str, An
     }
 
 
-def _histogram_svg(counts: list[int], width: int = 480, height: int = 160) -> str:
+def _histogram_svg(counts: list[int], width: int = 720, height: int = 180) -> str:
     top = max(counts) or 1
     bar = width / len(counts)
     rects = []
@@ -65,6 +100,54 @@ def _histogram_svg(counts: list[int], width: int = 480, height: int = 160) -> st
     return f"<svg width='{width}' height='{height}' role='img'>{''.join(rects)}</svg>"
 
 
+def _number(value: float) -> str:
+    return f"{value:.2f}".rstrip("0").rstrip(".")
+
+
+def _short_part(part: str) -> str:
+    return part_title(part).split(":", 1)[0]
+
+
+def _counts(summary: dict[str, Any]) -> str:
+    statuses = dict.fromkeys(SUBMISSION_STATUSES, 0) | summary["statuses"]
+    heads = "".join(f"<th class='{escape(s)}'>{escape(s)}</th>" for s in statuses)
+    cells = "".join(f"<td>{n}</td>" for n in statuses.values())
+    return (
+        f"<table class='counts'><thead><tr><th>students</th>{heads}</tr></thead>"
+        f"<tbody><tr><td>{summary['students']}</td>{cells}</tr></tbody></table>"
+    )
+
+
+def _roster_table(summary: dict[str, Any]) -> str:
+    parts = summary.get("parts", [])
+    heads = "".join(
+        f"<th class='num' title='{escape(part_title(p))}'>{escape(_short_part(p))}</th>" for p in parts
+    )
+    rows = []
+    for entry in summary.get("roster", []):
+        student = escape(entry["student"])
+        link = entry.get("feedback")
+        name = f"<a href='{escape(link)}'>{student}</a>" if link else student
+        scores = entry["parts"]
+        cells = "".join(
+            f"<td class='num'>{_number(scores[p]['earned'])} / {_number(scores[p]['max'])}</td>"
+            if p in scores
+            else "<td class='num muted'>&ndash;</td>"
+            for p in parts
+        )
+        status = escape(entry["status"])
+        rows.append(
+            f"<tr><td>{name}</td><td class='{status}'>{status}</td><td class='num'>"
+            f"{_number(entry['score'])} / {_number(entry['max_score'])} ({entry['percent']:.0f} %)</td>"
+            f"{cells}</tr>"
+        )
+    return (
+        "<table class='roster'><colgroup><col class='c-student'><col class='c-status'><col class='c-total'>"
+        f"{'<col>' * len(parts)}</colgroup><thead><tr><th>student</th><th>status</th><th>total</th>{heads}"
+        f"</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+    )
+
+
 def summary_html(summary: dict[str, Any]) -> str:
     """The class summary as a self-contained HTML page."""
     rows = "".join(
@@ -77,23 +160,28 @@ def summary_html(summary: dict[str, Any]) -> str:
         for name, row in sorted(summary["concepts"].items(), key=lambda kv: kv[1]["share_earned"])
     )
     return (
-        f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>Class summary</title>"
+        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
+        "<meta name='viewport' content='width=device-width, initial-scale=1'><title>Class summary</title>"
         f"<style>{STYLE}</style></head><body><h1>Class summary</h1>"
-        f"<p>{summary['students']} students, mean {summary['mean_percent']:.1f} %; statuses "
-        f"{escape(json.dumps(summary['statuses']))}</p>"
+        f"<p class='total'>{summary['students']} students, mean {summary['mean_percent']:.1f} %</p>"
+        f"{_counts(summary)}<h2>Students</h2>{_roster_table(summary)}"
         f"<h2>Score histogram</h2>{_histogram_svg(summary['histogram']['counts'])}"
         "<h2>Concepts (share of points earned, weakest first)</h2>"
-        f"<table><tr><th>concept</th><th>earned</th></tr>{concepts}</table>"
+        "<table><colgroup><col><col class='c-points'></colgroup>"
+        f"<thead><tr><th>concept</th><th>earned</th></tr></thead><tbody>{concepts}</tbody></table>"
         "<h2>Tests (pass rate, lowest first)</h2>"
-        f"<table><tr><th>test</th><th>pass rate</th><th>graded</th></tr>{rows}</table>"
+        "<table><colgroup><col><col class='c-points'><col class='c-points'></colgroup>"
+        f"<thead><tr><th>test</th><th>pass rate</th><th>graded</th></tr></thead><tbody>{rows}</tbody></table>"
         "</body></html>"
     )
 
 
-def write_summary(results: list[dict[str, Any]], out_dir: Path) -> tuple[Path, Path]:
-    """Write `summary.json` and `summary.html` into `out_dir`."""
+def write_summary(
+    results: list[dict[str, Any]], out_dir: Path, *, links: Mapping[str, str] | None = None
+) -> tuple[Path, Path]:
+    """Write `summary.json` and `summary.html` into `out_dir` (`links`: see `class_summary`)."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    summary = class_summary(results)
+    summary = class_summary(results, links=links)
     json_path, html_path = out_dir / "summary.json", out_dir / "summary.html"
     json_path.write_text(json.dumps(summary, indent=2))
     html_path.write_text(summary_html(summary), encoding="utf-8")

@@ -31,14 +31,17 @@ class ReportPaths:
 
 
 def write_reports(results: list[dict[str, Any]], out_dir: Path) -> ReportPaths:
-    """grades.csv, summary.{json,html}, and per student `<student>/results.json` + `feedback.html`."""
+    """grades.csv, per student `students/<student>/results.json` + `feedback.html`, and
+    summary.{json,html} (whose roster links each feedback page relative to `out_dir`)."""
     out_dir = Path(out_dir)
     grades = write_grades_csv(results, out_dir / "grades.csv")
-    summary_json, summary_html = write_summary(results, out_dir)
-    paths = ReportPaths(grades, summary_json, summary_html)
+    results_json: dict[str, Path] = {}
+    feedback: dict[str, Path] = {}
     for result in results:
         student = str(result.get("student", "unknown"))
         folder = out_dir / "students" / safe_name(student)
-        paths.results_json[student] = write_gradescope(result, folder / "results.json")
-        paths.feedback_html[student] = write_feedback(result, folder / "feedback.html")
-    return paths
+        results_json[student] = write_gradescope(result, folder / "results.json")
+        feedback[student] = write_feedback(result, folder / "feedback.html")
+    links = {student: path.relative_to(out_dir).as_posix() for student, path in feedback.items()}
+    summary_json, summary_html = write_summary(results, out_dir, links=links)
+    return ReportPaths(grades, summary_json, summary_html, results_json, feedback)

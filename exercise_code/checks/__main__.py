@@ -1,4 +1,4 @@
-"""`python -m exercise_code.checks [group ...]`: one line per check, a score line; exit 0 if all pass."""
+"""`python -m exercise_code.checks [group ...] [--root KIT]`: a line per check, scores; exit 0 if all pass."""
 
 from __future__ import annotations
 
@@ -17,8 +17,14 @@ def main(argv: list[str] | None = None) -> int:
         "groups", nargs="*", metavar="GROUP", help=f"check groups: {', '.join(GROUP_MODULES)}"
     )
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    parser.add_argument(
+        "--root", default=".", help="the kit's root folder: the `models` checks read its models/ (default: .)"
+    )
     args = parser.parse_args(argv)
-    report = run_checks(*args.groups)
+    try:
+        report = run_checks(*args.groups, root=args.root)
+    except ValueError as exc:
+        parser.error(str(exc))  # exits with status 2
     print(json.dumps(report.to_dict(), indent=1) if args.json else report)
     return 0 if report.ok else 1
 

@@ -10,18 +10,11 @@ import torch.nn.functional as F
 
 from exercise_code import layers
 
+from .inputs import expect_tensor as _tensor
+from .inputs import randn as _randn
+from .inputs import tie_free
 from .runner import CheckFailed, check, compare
 from .settings import LAYERS
-
-
-def _randn(*shape: int, seed: int) -> torch.Tensor:
-    return torch.randn(*shape, generator=torch.Generator().manual_seed(seed))
-
-
-def _tensor(value: object, what: str) -> torch.Tensor:
-    if not isinstance(value, torch.Tensor):
-        raise CheckFailed(f"{what}: expected a torch.Tensor, got {type(value).__name__}")
-    return value
 
 
 @check("layers", "nearest_unpool2d")
@@ -42,7 +35,7 @@ def _bed_of_nails() -> None:
     x = _randn(1, 2, 2, 3, seed=1)
     for sh, sw in LAYERS.bed_of_nails_scales:
         expected = torch.zeros(1, 2, 2 * sh, 3 * sw)
-        expected[:, :, ::sh, ::sw] = x  # each value at the top-left corner of its block
+        expected[:, :, 0::sh, 0::sw] = x  # each value at the top-left corner (row 0, column 0) of its block
         got = layers.bed_of_nails_unpool2d(x, (sh, sw))
         compare(
             got,
@@ -54,8 +47,7 @@ def _bed_of_nails() -> None:
 
 @check("layers", "max_unpool2d")
 def _max_unpool() -> None:
-    n = 2 * 3 * 6 * 7
-    x = torch.randperm(n, generator=torch.Generator().manual_seed(2)).float().view(2, 3, 6, 7)  # no ties
+    x = tie_free(2, 3, 6, 7, generator=torch.Generator().manual_seed(2))  # no ties for the max
     for k, s, p in LAYERS.max_unpool:
         pooled, idx = F.max_pool2d(x, k, s, p, return_indices=True)
         expected = F.max_unpool2d(pooled, idx, k, s, p, output_size=x.shape[-2:])
@@ -194,7 +186,7 @@ def _conv_module() -> None:
 
 @check("layers", "MaxUnpool2d module")
 def _unpool_module() -> None:
-    x = torch.randperm(2 * 3 * 7 * 7, generator=torch.Generator().manual_seed(16)).float().view(2, 3, 7, 7)
+    x = tie_free(2, 3, 7, 7, generator=torch.Generator().manual_seed(16))
     pooled, idx = F.max_pool2d(x, 3, 2, 1, return_indices=True)
     expected = torch.nn.MaxUnpool2d(3, 2, 1)(pooled, idx, output_size=x.shape)
     got = layers.MaxUnpool2d(3, 2, 1)(pooled, idx, output_size=x.shape)

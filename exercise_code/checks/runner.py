@@ -1,29 +1,37 @@
 """The public check runner: named checks in groups, one result each, a score per group; it never crashes.
 
-A check is a function of no arguments registered with `@check(group, name)`; it returns on success
-and raises CheckFailed (usually through `compare`) with a message that says what went wrong.
+A check is a function of no arguments registered with `@check(group, name)`; it returns on success,
+raises CheckFailed (usually through `compare`) with a message that says what went wrong, or NotDoneYet
+when a step it needs is still ahead of the student (a model not trained yet). Files a check reads are
+under `kit_root()`, the `root` given to `run_checks` (default: the current directory).
 """
 
 from __future__ import annotations
 
 import html
 import importlib
+import os
 import time
 import traceback
 from collections.abc import Callable
+from contextvars import ContextVar
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
-from pathlib import PurePath
+from pathlib import Path, PurePath
 from typing import Any
 
 import torch
 
-from exercise_code.utils import rel_error
+from exercise_code.testing import TOLERANCE, Tolerance, mismatch
 
-from .settings import GROUP_MODULES, TOLERANCE, Tolerance
+from .settings import GROUP_MODULES, POINTS
 
 CheckFn = Callable[[], None]
 _REGISTRY: dict[str, dict[str, CheckFn]] = {}
+_ROOT: ContextVar[Path] = ContextVar("kit_root", default=Path("."))
+
+VISIBLE_ONLY = "visible checks only; the grader runs more hidden tests"
+"""How every score line labels its points."""
 
 STUB_SUFFIX = ": not implemented yet"
 """End of the message of the `raise NotImplementedError` that `autograder release` leaves in a skeleton."""
@@ -49,6 +57,15 @@ class CheckFailed(AssertionError):
     """A check found a wrong answer; the message says what was expected and what came back."""
 
 
+class NotDoneYet(Exception):
+    """A step the check needs is still to do (e.g. a model not trained yet): reported as a TODO."""
+
+
+def kit_root() -> Path:
+    """The folder given to the running `run_checks(root=...)` (default "."); `models/` is read there."""
+    return _ROOT.get()
+
+
 def check(group: str, name: str) -> Callable[[CheckFn], CheckFn]:
     """Register the decorated function as check `name` of `group` (in definition order)."""
 
@@ -64,28 +81,14 @@ def compare(
 ) -> None:
     """Raise CheckFailed unless `got` is a tensor of `expected`'s shape and values (within `tol`).
 
-    The message names `what` was compared and the `context` (argument combination), and gives the
-    shapes, or the number of wrong values, the max abs error and the worst element.
+    The message names `what` was compared and the `context` (argument combination), then says what
+    `exercise_code.testing.mismatch` found: the shapes, or the number of wrong values, the max abs error
+    and the worst element.
     """
-    where = f" ({context})" if context else ""
-    if not isinstance(got, torch.Tensor):
-        raise CheckFailed(f"{what}{where}: expected a torch.Tensor, got {type(got).__name__}")
-    if tuple(got.shape) != tuple(expected.shape):
-        raise CheckFailed(f"{what}{where}: expected shape {tuple(expected.shape)}, got {tuple(got.shape)}")
-    g = got.detach().to("cpu", torch.float64)
-    e = expected.detach().to("cpu", torch.float64)
-    error = (g - e).abs()
-    wrong = ~(error <= tol.atol + tol.rtol * e.abs())  # NaN counts as wrong
-    if not wrong.any():
-        return
-    flat = int(error.nan_to_num(nan=float("inf")).argmax())
-    index = tuple(int(i) for i in torch.unravel_index(torch.tensor(flat), e.shape))
-    worst = f"at index {index}: expected {float(e[index]):.4g}, got {float(g[index]):.4g}"
-    raise CheckFailed(
-        f"{what}{where}: {int(wrong.sum())} of {e.numel()} values wrong, max abs error "
-        f"{float(error[index]):.3g} {worst} "
-        f"(relative error {rel_error(g, e):.2g}; allowed {tol.atol:g} + {tol.rtol:g} * |expected|)"
-    )
+    problem = mismatch(got, expected, tol)
+    if problem is not None:
+        where = f" ({context})" if context else ""
+        raise CheckFailed(f"{what}{where}: {problem}")
 
 
 @dataclass(frozen=True)
@@ -122,14 +125,32 @@ class CheckReport:
         """True when there was at least one check and every check passed."""
         return self.total > 0 and self.passed == self.total
 
+    def points(self, group: str) -> tuple[float, float] | None:
+        """(earned, available) points of `group` on the public scale (`settings.POINTS`), or None when
+        the group has no points; every check of a group is worth the same share."""
+        available = POINTS.for_group(group)
+        mine = [r for r in self.results if r.group == group]
+        if available is None or not mine:
+            return None
+        done = sum(r.status is Status.PASSED for r in mine)
+        return available * done / len(mine), available
+
     def score_lines(self) -> list[str]:
-        """`layers: 7/9 checks passed`, one line per group."""
+        """`layers: 7/9 checks passed, 7.8/10 points (visible checks only; ...)`, one line per group, and a
+        total line when several groups with points ran."""
         groups = dict.fromkeys(r.group for r in self.results)
-        lines = []
+        lines, earned, available = [], 0.0, 0.0
         for group in groups:
             mine = [r for r in self.results if r.group == group]
             done = sum(r.status is Status.PASSED for r in mine)
-            lines.append(f"{group}: {done}/{len(mine)} checks passed")
+            line = f"{group}: {done}/{len(mine)} checks passed"
+            points = self.points(group)
+            if points is not None:
+                line += f", {_fmt(points[0])}/{_fmt(points[1])} points ({VISIBLE_ONLY})"
+                earned, available = earned + points[0], available + points[1]
+            lines.append(line)
+        if sum(self.points(g) is not None for g in groups) > 1:
+            lines.append(f"total: {_fmt(earned)}/{_fmt(available)} points ({VISIBLE_ONLY})")
         return lines or ["no checks were run"]
 
     def __str__(self) -> str:
@@ -150,15 +171,22 @@ class CheckReport:
         print(self)
 
     def to_dict(self) -> dict[str, Any]:
+        groups = dict.fromkeys(r.group for r in self.results)
         return {
             "passed": self.passed,
             "total": self.total,
+            "points": {g: list(p) for g in groups if (p := self.points(g)) is not None},
             "results": [asdict(r) for r in self.results],
         }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> CheckReport:
         return cls([CheckResult(**{**r, "status": Status(r["status"])}) for r in data["results"]])
+
+
+def _fmt(points: float) -> str:
+    """`10`, `7.5`, `3.3`: points with at most one decimal."""
+    return f"{points:.1f}".removesuffix(".0")
 
 
 def _is_student_code(frame: traceback.FrameSummary) -> bool:
@@ -181,6 +209,8 @@ def _classify(name: str, exc: BaseException) -> tuple[Status, str]:
     """Status and message of a check that raised `exc`."""
     if isinstance(exc, CheckFailed):
         return Status.FAILED, str(exc)
+    if isinstance(exc, NotDoneYet):
+        return Status.NOT_IMPLEMENTED, str(exc)
     if isinstance(exc, NotImplementedError):
         message = str(exc)
         stub = message.removesuffix(STUB_SUFFIX) if message.endswith(STUB_SUFFIX) else ""
@@ -188,7 +218,8 @@ def _classify(name: str, exc: BaseException) -> tuple[Status, str]:
         if stub or (frames and _is_student_code(frames[-1])):  # not an operator PyTorch lacks
             needs = f" (needs {stub})" if stub and stub != name.split()[0] else ""
             return Status.NOT_IMPLEMENTED, f"not implemented yet{needs}"
-    return Status.ERROR, f"{type(exc).__name__}: {exc}{_where(exc)}"
+    notes = "".join(f"; {note}" for note in getattr(exc, "__notes__", ()))  # e.g. `calling(...)`'s
+    return Status.ERROR, f"{type(exc).__name__}: {exc}{_where(exc)}{notes}"
 
 
 def _run_one(group: str, name: str, fn: CheckFn) -> CheckResult:
@@ -201,10 +232,21 @@ def _run_one(group: str, name: str, fn: CheckFn) -> CheckResult:
     return CheckResult(group, name, Status.PASSED, "", time.perf_counter() - start)
 
 
-def run_checks(*groups: str) -> CheckReport:
-    """Run the checks of `groups` (every registered group when none is given) and return the report."""
+def run_checks(*groups: str, root: str | os.PathLike[str] = ".") -> CheckReport:
+    """Run the checks of `groups` (every group of `settings.GROUP_MODULES` when none is given) and return
+    the report. `root` is the kit folder whose `models/` the `models` checks read."""
+    if not Path(root).is_dir():
+        raise ValueError(f"root must be an existing folder (the kit's root), got {str(root)!r}")
+    token = _ROOT.set(Path(root))
+    try:
+        return _run_groups(groups or tuple(GROUP_MODULES))
+    finally:
+        _ROOT.reset(token)
+
+
+def _run_groups(groups: tuple[str, ...]) -> CheckReport:
     report = CheckReport()
-    for group in groups or tuple(GROUP_MODULES):
+    for group in groups:
         if group not in GROUP_MODULES:
             known = ", ".join(GROUP_MODULES)
             report.results.append(
