@@ -263,9 +263,12 @@ plt.show()
 #
 # **Exercise 3.** Implement `conv_transpose2d_loops` (loops over input positions, for
 # understanding) and the vectorised `conv_transpose2d` (no Python loop over pixels) in
-# `exercise_code/layers/transpose_conv.py`. One way to vectorise: a single matrix product gives
-# every stamp, then `F.fold` adds the overlapping stamps. Part 4 shows another way, through
-# ordinary convolutions. Both functions must equal `F.conv_transpose2d`.
+# `exercise_code/layers/transpose_conv.py`. The textbook way to vectorise: insert `stride - 1`
+# zeros between neighbouring input pixels, pad the result, and run one ordinary stride-1
+# convolution (`F.conv2d`) over it. Working out the padding, why the kernel must be flipped and
+# how its channel axes (and `groups`) map to `F.conv2d`'s is the exercise. (Another way: one
+# matrix product gives every stamp, then `F.fold` adds the overlapping stamps.) Both functions
+# must equal `F.conv_transpose2d`.
 
 # %%
 gen = torch.Generator().manual_seed(0)
@@ -282,7 +285,8 @@ print(f"relative error, vectorised vs PyTorch: {rel_error(ours, reference):.2e}"
 
 # %% [markdown]
 # How much does vectorising buy? The loop version runs one small product per input pixel, so its
-# cost grows with `H * W` Python iterations; the vectorised version is one large matrix product.
+# cost grows with `H * W` Python iterations; the vectorised version is one call to an optimised
+# convolution (which still multiplies every inserted zero: see Part 4).
 
 
 # %%
@@ -372,9 +376,7 @@ assert up(torch.zeros(1, 8, 16, 16)).shape == (1, 8, 32, 32)
 # q - 2, ...`, so each phase is an ordinary (stride-1) convolution of the input with its own
 # sub-kernel, and the `s * s` phase images are interleaved into the output. With `k = 3, s = 2`
 # the even phase gets taps 0 and 2 and the odd phase only tap 1: two sub-kernels of different
-# sizes, hence the checkerboard. With `k = 4` both phases get two taps. Computing a transpose
-# convolution this way (one `F.conv2d` for all phases, then interleaving) is also much faster on a
-# CPU than adding up stamps with `F.fold` when the kernel is large, as in FCN's x8 upsampling.
+# sizes, hence the checkerboard. With `k = 4` both phases get two taps.
 
 
 # %%
@@ -424,6 +426,30 @@ explorer = widgets.interactive(
 )
 display(explorer)
 draw_overlap(4, 2, 1)  # the static figure (shows without a live kernel, e.g. in the HTML feedback)
+
+# %% [markdown]
+# The phase view is also a faster way to compute a transpose convolution than zero insertion
+# (Exercise 3): zero insertion multiplies every inserted zero, `s * s` times the work needed, while
+# the phases convolve the original input with sub-kernels of about `k / s` taps per side. That
+# matters for FCN's x8 and x32 upsampling, which is why notebook 3's FCN upsamples with
+# `torch.nn.ConvTranspose2d` (it skips the zeros too). Your `conv_transpose2d` need not do this.
+#
+# *Optional.* The phase view in code, for `k = 3, s = 2` and no padding: phase `(r, c)`, the output
+# rows `r::2` and columns `c::2`, is an ordinary convolution of the input with the sub-kernel
+# `w[..., r::2, c::2]` (flipped, for the reason you found in Exercise 3), the input padded so that
+# the partial stamps at the border count.
+
+# %%
+x_small = torch.randn(1, 1, 4, 5, generator=gen)
+w_small = torch.randn(1, 1, 3, 3, generator=gen)
+full = F.conv_transpose2d(x_small, w_small, stride=2)  # (1, 1, 9, 11)
+for r in range(2):
+    for c in range(2):
+        sub = w_small[:, :, r::2, c::2]  # taps r, r + 2, ... along each axis
+        mh, mw = sub.shape[-2:]
+        phase = F.conv2d(F.pad(x_small, (mw - 1, mw - 1, mh - 1, mh - 1)), sub.flip(-2, -1))
+        torch.testing.assert_close(phase, full[:, :, r::2, c::2])
+        print(f"phase {(r, c)}: a {mh}x{mw} sub-kernel gives {tuple(phase.shape[-2:])} output pixels")
 
 # %% [markdown]
 # ### Bilinear initialisation

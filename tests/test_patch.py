@@ -76,6 +76,36 @@ def test_errors(call, match):
         call()
 
 
+@pytest.mark.parametrize(("patch_size", "side"), [(11, 1), (15, 2), (21, 3)])
+def test_twin_follows_the_classifier_geometry(patch_size, side):
+    """Convolutions keep their kernels on a grid dilated by the strides of the pools before them (1, then
+    2, then 4); the first Linear becomes a side x side convolution over the last map, the second a 1x1."""
+    torch.manual_seed(0)
+    model = PatchClassifier(3, 5, patch_size, width=4, hidden=8)
+    body = fully_convolutional(model).body
+    kinds = [type(m).__name__ for m in body]
+    assert kinds == [
+        "Conv2d",
+        "ReLU",
+        "DenseMaxPool2d",
+        "Conv2d",
+        "ReLU",
+        "DenseMaxPool2d",
+        "Conv2d",
+        "ReLU",
+        "Conv2d",
+    ]
+    convs = [m for m in body if isinstance(m, torch.nn.Conv2d)]
+    assert [(c.kernel_size, c.dilation) for c in convs[:3]] == [
+        ((3, 3), (1, 1)),
+        ((3, 3), (2, 2)),
+        ((side, side), (4, 4)),
+    ]
+    assert convs[3].kernel_size == (1, 1)  # (its dilation does not matter)
+    assert [m.dilation for m in body if isinstance(m, DenseMaxPool2d)] == [1, 2]
+    assert [(c.in_channels, c.out_channels) for c in convs] == [(3, 4), (4, 8), (8, 8), (8, 5)]
+
+
 def test_fully_convolutional_rejects_other_models():
     with pytest.raises(TypeError, match="PatchClassifier"):
         fully_convolutional(torch.nn.Linear(2, 2))

@@ -1,4 +1,5 @@
-"""Transpose convolution (loops and vectorised) against F.conv_transpose2d: values and gradients."""
+"""Transpose convolution (loops and vectorised) against F.conv_transpose2d: values and gradients, batched
+and unbatched, on random configurations and on PyTorch's own sample inputs (its OpInfo database)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import torch
 import torch.nn.functional as F
 
 from exercise_code.layers import conv_transpose2d, conv_transpose2d_loops, transpose_output_size
+from exercise_code.layers._validate import accepts_unbatched
 
 SEEDS = range(240)
 
@@ -181,7 +183,101 @@ def test_errors(kwargs, match):
 def test_weight_shape_errors():
     with pytest.raises(ValueError, match=r"weight must have shape \(C_in=4"):
         conv_transpose2d(torch.randn(1, 4, 3, 3), torch.randn(3, 3, 2, 2))
-    with pytest.raises(ValueError, match=r"x must have shape \(N, C, H, W\)"):
-        conv_transpose2d_loops(torch.randn(4, 3, 3), torch.randn(4, 3, 2, 2))
+    for x in (torch.randn(4, 3), torch.randn(1, 1, 4, 3, 3)):
+        for fn in (conv_transpose2d, conv_transpose2d_loops):
+            with pytest.raises(ValueError, match=r"x must have shape \(N, C, H, W\) or \(C, H, W\), got"):
+                fn(x, torch.randn(4, 3, 2, 2))
     with pytest.raises(TypeError, match="weight must be a torch.Tensor"):
         conv_transpose2d_loops(torch.randn(1, 4, 3, 3), [[1.0]])
+
+
+@pytest.mark.parametrize("seed", range(60))
+def test_unbatched_matches_torch_values_and_grads(seed):
+    """x of shape (C_in, H, W), as torch takes it: Tensor[C_out, H_out, W_out], equal values and gradients."""
+    cfg = random_config(seed)
+    x, w, b = _tensors(cfg, seed)
+    x = x[0].clone()  # (C_in, H, W)
+    leaves = [t.requires_grad_(True) for t in (x, w, b) if t is not None]
+    theirs = F.conv_transpose2d(x, w, b, **_kwargs(cfg))
+    ours = conv_transpose2d(x, w, b, **_kwargs(cfg))
+    assert ours.shape == theirs.shape and ours.dim() == 3, f"{tuple(ours.shape)} vs {tuple(theirs.shape)}"
+    torch.testing.assert_close(ours, theirs, msg=lambda m: f"{m}\nconfig: {cfg}")
+    upstream = torch.randn_like(theirs)
+    got = torch.autograd.grad(ours, leaves, upstream)
+    want = torch.autograd.grad(theirs, leaves, upstream)
+    for name, a, e in zip(("x", "weight", "bias"), got, want, strict=False):
+        torch.testing.assert_close(a, e, msg=lambda m, name=name: f"grad of {name}: {m}\nconfig: {cfg}")
+    args = (x.detach(), w.detach(), None if b is None else b.detach(), cfg["stride"], cfg["padding"])
+    s, p = _both(cfg["stride"]), _both(cfg["padding"])
+    sizes = [transpose_output_size(cfg[d], cfg["kernel"][i], s[i], p[i]) for i, d in enumerate("HW")]
+    if cfg["groups"] == 1 and cfg["dilation"] in (1, (1, 1)) and min(sizes) >= 1:  # what the loops take
+        loops = conv_transpose2d_loops(*args)
+        torch.testing.assert_close(loops, F.conv_transpose2d(*args), msg=lambda m: f"{m}\nconfig: {cfg}")
+
+
+@pytest.mark.parametrize("shape", [(3, 4, 5), (1, 2, 2), (2, 7, 3)])
+@pytest.mark.parametrize(("stride", "padding"), [(1, 0), (2, 1), ((3, 2), (0, 1))])
+def test_unbatched_loops_match_torch(shape, stride, padding):
+    g = torch.Generator().manual_seed(sum(shape))
+    x = torch.randn(*shape, generator=g, dtype=torch.float64)
+    w = torch.randn(shape[0], 2, 3, 2, generator=g, dtype=torch.float64)
+    b = torch.randn(2, generator=g, dtype=torch.float64)
+    want = F.conv_transpose2d(x, w, b, stride, padding)
+    torch.testing.assert_close(conv_transpose2d_loops(x, w, b, stride, padding), want)
+    torch.testing.assert_close(conv_transpose2d(x, w, b, stride, padding), want)
+
+
+def _opinfo_samples(requires_grad: bool) -> list:
+    """PyTorch's own sample inputs of F.conv_transpose2d (CPU, float32), or a skip without its test tools."""
+    try:
+        from torch.testing._internal.common_methods_invocations import op_db
+    except Exception as exc:  # an internal module: absent, or missing its test-only dependencies (expecttest)
+        pytest.skip(f"torch.testing._internal is unavailable: {type(exc).__name__}: {exc}")
+    ops = [op for op in op_db if op.name == "nn.functional.conv_transpose2d"]
+    if not ops:
+        pytest.skip("this torch has no OpInfo for nn.functional.conv_transpose2d")
+    return [s for op in ops for s in op.sample_inputs("cpu", torch.float32, requires_grad=requires_grad)]
+
+
+def _describe(sample) -> str:
+    args = [tuple(a.shape) if isinstance(a, torch.Tensor) else a for a in sample.args]
+    return f"input {tuple(sample.input.shape)}, args {args}, kwargs {sample.kwargs}"
+
+
+def test_torch_opinfo_samples_are_accepted_and_match():
+    """Every sample PyTorch's OpInfo tests F.conv_transpose2d with (batched and unbatched inputs, groups,
+    dilation, output_padding, with and without bias) is accepted and gives torch's values and gradients."""
+    samples = _opinfo_samples(requires_grad=True)
+    assert any(s.input.dim() == 3 for s in samples), "no unbatched sample: the test would prove less"
+    for sample in samples:
+        what = _describe(sample)
+        ours = conv_transpose2d(sample.input, *sample.args, **sample.kwargs)
+        theirs = F.conv_transpose2d(sample.input, *sample.args, **sample.kwargs)
+        torch.testing.assert_close(ours, theirs, msg=lambda m, what=what: f"{m}\n{what}")
+        leaves = [t for t in (sample.input, *sample.args) if isinstance(t, torch.Tensor) and t.requires_grad]
+        upstream = torch.randn_like(theirs)
+        for a, e in zip(
+            torch.autograd.grad(ours, leaves, upstream),
+            torch.autograd.grad(theirs, leaves, upstream),
+            strict=True,
+        ):
+            torch.testing.assert_close(a, e, msg=lambda m, what=what: f"gradient: {m}\n{what}")
+
+
+def test_unbatched_input_reaches_the_body_batched():
+    """`accepts_unbatched` hands the function 4-D tensors (x and the arguments it names) and removes the
+    batch dimension from the result, so a skeleton written for (N, C, H, W) works unbatched unchanged."""
+    seen = []
+
+    @accepts_unbatched("indices")
+    def f(x, scale=1, indices=None):
+        seen.append((x.dim(), None if indices is None else indices.dim(), scale))
+        return x * scale
+
+    out = f(torch.ones(2, 3, 4), indices=torch.zeros(2, 3, 4), scale=2)
+    assert out.shape == (2, 3, 4) and bool((out == 2).all())
+    assert f(torch.ones(1, 2, 3, 4)).shape == (1, 2, 3, 4)  # batched input passes through untouched
+    assert seen == [(4, 4, 2), (4, None, 1)]
+    assert f.__name__ == "f"
+    with pytest.raises(ValueError, match=r"x must have shape \(N, C, H, W\) or \(C, H, W\), got \(3, 4\)"):
+        f(torch.ones(3, 4))

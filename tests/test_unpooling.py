@@ -1,4 +1,5 @@
-"""Unpooling against PyTorch: nearest (F.interpolate), bed of nails (definition), max (F.max_unpool2d)."""
+"""Unpooling against PyTorch: nearest (F.interpolate), bed of nails (definition), max (F.max_unpool2d);
+batched and unbatched, and on PyTorch's own max_unpool2d sample inputs."""
 
 from __future__ import annotations
 
@@ -137,7 +138,10 @@ def test_mixed_channel_indices_are_caught():
     [
         (lambda x, i: nearest_unpool2d(x, 0), "scale must be positive"),
         (lambda x, i: nearest_unpool2d(x, (2, 2, 2)), "scale must be an int or a pair"),
-        (lambda x, i: nearest_unpool2d(x[0], 2), r"x must have shape \(N, C, H, W\)"),
+        (lambda x, i: nearest_unpool2d(x[0, 0], 2), r"x must have shape \(N, C, H, W\) or \(C, H, W\)"),
+        (lambda x, i: bed_of_nails_unpool2d(x[None], 2), r"x must have shape \(N, C, H, W\) or \(C, H, W\)"),
+        (lambda x, i: max_unpool2d(x[0, 0], i[0, 0], 2), r"x must have shape \(N, C, H, W\) or \(C, H, W\)"),
+        (lambda x, i: max_unpool2d(x[0], i[0, :1], 2), "indices must have the shape of x"),
         (lambda x, i: bed_of_nails_unpool2d(x, -1), "scale must be positive"),
         (lambda x, i: bed_of_nails_unpool2d(x.numpy(), 2), "x must be a torch.Tensor"),
         (lambda x, i: max_unpool2d(x, i[:, :1], 2), "indices must have the shape of x"),
@@ -154,3 +158,53 @@ def test_errors(call, match):
     exc = TypeError if "torch.Tensor" in match else ValueError
     with pytest.raises(exc, match=match):
         call(pooled, idx)
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_unbatched_matches_torch(seed):
+    """x of shape (C, H, W) gives (C, H', W'): max unpooling as F.max_unpool2d takes it unbatched; nearest and
+    bed of nails as their batched result (F.interpolate would read a 3-D input as 1-D (N, C, L))."""
+    rng = random.Random(seed)
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(rng.randint(1, 3), rng.randint(1, 7), rng.randint(1, 7), generator=g)
+    scale = _scale(rng)
+    got = nearest_unpool2d(x, scale)
+    torch.testing.assert_close(got, F.interpolate(x[None], scale_factor=scale, mode="nearest")[0])
+    assert got.dim() == 3
+    torch.testing.assert_close(bed_of_nails_unpool2d(x, scale), bed_of_nails_unpool2d(x[None], scale)[0])
+    k, s, p, H, W = _pool_config(rng)
+    x = tie_free(rng.randint(1, 3), H, W, generator=g)
+    pooled, idx = F.max_pool2d(x, k, s, p, return_indices=True)  # (C, H', W'), unbatched
+    stride = s or k
+    if (
+        abs((pooled.shape[1] - 1) * stride[0] - 2 * p[0] + k[0] - H) >= stride[0]
+        or abs((pooled.shape[2] - 1) * stride[1] - 2 * p[1] + k[1] - W) >= stride[1]
+    ):
+        pytest.skip("configuration where torch itself rejects the output size")
+    want = F.max_unpool2d(pooled, idx, k, s, p, output_size=(H, W))
+    got = max_unpool2d(pooled, idx, k, s, p, output_size=(H, W))
+    assert got.shape == want.shape == x.shape
+    torch.testing.assert_close(got, want, msg=f"k={k} s={s} p={p}")
+    torch.testing.assert_close(MaxUnpool2d(k, s, p)(pooled, idx, output_size=x.shape), want)
+
+
+def test_torch_opinfo_max_unpool2d_samples_match():
+    """Every sample PyTorch's OpInfo tests F.max_unpool2d with gives torch's result."""
+    try:
+        from torch.testing._internal.common_methods_invocations import op_db
+    except Exception as exc:  # an internal module: absent, or missing its test-only dependencies (expecttest)
+        pytest.skip(f"torch.testing._internal is unavailable: {type(exc).__name__}: {exc}")
+    samples = [
+        s
+        for op in op_db
+        if op.name == "nn.functional.max_unpool2d"
+        for s in op.sample_inputs("cpu", torch.float32)
+    ]
+    if not samples:
+        pytest.skip("this torch has no OpInfo for nn.functional.max_unpool2d")
+    for s in samples:
+        torch.testing.assert_close(
+            max_unpool2d(s.input, *s.args, **s.kwargs),
+            F.max_unpool2d(s.input, *s.args, **s.kwargs),
+            msg=lambda m, s=s: f"{m}\ninput {tuple(s.input.shape)}, kwargs {s.kwargs}",
+        )

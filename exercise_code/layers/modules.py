@@ -19,7 +19,12 @@ from .unpooling import max_unpool2d
 
 
 class ConvTranspose2d(nn.Module):
-    """Transposed convolution layer; weight Tensor[C_in, C_out / groups, kH, kW], bias Tensor[C_out]."""
+    """Transposed convolution layer; weight Tensor[C_in, C_out / groups, kH, kW], bias Tensor[C_out].
+
+    forward(x (Tensor[N, C_in, H, W] or unbatched Tensor[C_in, H, W]), output_size=None) ->
+    Tensor[N, C_out, H_out, W_out] (or Tensor[C_out, H_out, W_out]), sizes as in `conv_transpose2d`;
+    `output_size` (ending with (H_out, W_out)) picks the output_padding, as in `torch.nn.ConvTranspose2d`.
+    """
 
     def __init__(
         self,
@@ -94,7 +99,11 @@ class ConvTranspose2d(nn.Module):
 
 
 class MaxUnpool2d(nn.Module):
-    """Max unpooling layer; forward(x, indices, output_size=None) as `torch.nn.MaxUnpool2d`."""
+    """Max unpooling layer; forward(x, indices, output_size=None) as `torch.nn.MaxUnpool2d`.
+
+    x and indices (Tensor[N, C, H, W], or unbatched Tensor[C, H, W]) -> Tensor[N, C, H_out, W_out]
+    (or Tensor[C, H_out, W_out]), sizes as in `max_unpool2d`.
+    """
 
     def __init__(
         self,

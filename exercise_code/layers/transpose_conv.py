@@ -1,4 +1,4 @@
-"""Transposed convolution: by its definition (loops), and vectorised (as interleaved ordinary convolutions).
+"""Transposed convolution: by its definition (loops), and vectorised (zero insertion, one ordinary conv2d).
 
 Every input value scales a copy of the kernel; copies are placed `stride` apart in the output and
 overlapping copies add up. This is the adjoint of `conv2d` with the same arguments.
@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from ._validate import check_4d, non_negative_pair, positive_pair
+from ._validate import accepts_unbatched, check_4d, non_negative_pair, positive_pair
 
 
 def transpose_output_size(
@@ -35,6 +35,7 @@ def _check_weight_bias(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor
         raise ValueError(f"bias must have shape ({C_out},), got {tuple(bias.shape)}")
 
 
+@accepts_unbatched()
 def conv_transpose2d_loops(
     x: torch.Tensor,
     weight: torch.Tensor,
@@ -46,6 +47,7 @@ def conv_transpose2d_loops(
 
     x (Tensor[N, C_in, H, W]), weight (Tensor[C_in, C_out, kH, kW]), bias (Tensor[C_out] or None)
     Returns Tensor[N, C_out, H_out, W_out] with H_out = (H - 1) * stride - 2 * padding + kH.
+    An unbatched x (Tensor[C_in, H, W]) gives Tensor[C_out, H_out, W_out] (the body receives 4-D input).
     """
     check_4d(x)
     _check_weight_bias(x, weight, bias, 1)
@@ -69,6 +71,7 @@ def conv_transpose2d_loops(
     # END SOLUTION
 
 
+@accepts_unbatched()
 def conv_transpose2d(
     x: torch.Tensor,
     weight: torch.Tensor,
@@ -86,6 +89,8 @@ def conv_transpose2d(
     H_out = (H - 1) * stride - 2 * padding + dilation * (kH - 1) + output_padding + 1.
     output_padding adds rows and columns on the bottom and right; it must be smaller than stride
     or dilation (otherwise the output size would not determine the input size).
+    An unbatched x (Tensor[C_in, H, W]) gives Tensor[C_out, H_out, W_out] (`accepts_unbatched`: the body
+    below always receives 4-D input).
     """
     check_4d(x)
     _check_weight_bias(x, weight, bias, groups)
@@ -105,25 +110,16 @@ def conv_transpose2d(
         raise ValueError(f"padding {(pH, pW)} crops the whole output (size {H_out}x{W_out})")
     # BEGIN SOLUTION
     g = groups
-    if (dH, dW) != (1, 1):  # a dilated kernel is an ordinary kernel with zeros between its taps
-        dilated = weight.new_zeros(C_in, C_out_g, dH * (kH - 1) + 1, dW * (kW - 1) + 1)
-        dilated[:, :, ::dH, ::dW] = weight
-        weight, kH, kW = dilated, dilated.shape[2], dilated.shape[3]
-    # Output row q * s + r (its phase r) gathers kernel taps r, r + s, r + 2s, ... from input rows q, q - 1,
-    # q - 2, ...: each of the s * s phases is an ordinary convolution with its own sub-kernel, and the
-    # phases interleave. (With k = 3, s = 2 one phase has two taps and the other one: the checkerboard.)
-    mH, mW = -(-kH // sH), -(-kW // sW)  # taps per phase
-    w = F.pad(weight, (0, mW * sW - kW, 0, mH * sH - kH))  # (C_in, C_out/g, mH*sH, mW*sW), zero taps added
-    w = w.reshape(g, C_in // g, C_out_g, mH, sH, mW, sW).flip(3, 5)  # rows q - m: a flipped kernel
-    w = w.permute(0, 2, 4, 6, 1, 3, 5).reshape(g * C_out_g * sH * sW, C_in // g, mH, mW)
-    x = F.pad(x, (mW - 1, mW - 1, mH - 1, mH - 1))  # every stamp that reaches the output, also at borders
-    phases = F.conv2d(x, w, groups=g)  # (N, C_out * sH * sW, Hq, Wq), Hq = H + mH - 1
-    Hq, Wq = phases.shape[-2:]
-    phases = phases.reshape(N, g * C_out_g, sH, sW, Hq, Wq)
-    full = phases.permute(0, 1, 4, 2, 5, 3).reshape(N, g * C_out_g, Hq * sH, Wq * sW)  # interleave
-    # crop `padding` on top/left; bottom/right rows past the last stamp (output_padding) are zeros
-    out = F.pad(full, (-pW, W_out + pW - Wq * sW, -pH, H_out + pH - Hq * sH))
-    if bias is not None:
-        out = out + bias.view(1, -1, 1, 1)
-    return out
+    # Zero insertion: stride - 1 zeros between input pixels; the stamps then lie 1 apart, as in a conv2d.
+    up = x.new_zeros(N, C_in, (H - 1) * sH + 1, (W - 1) * sW + 1)
+    up[:, :, ::sH, ::sW] = x  # (N, C_in, (H - 1) * sH + 1, (W - 1) * sW + 1)
+    # Pad by the dilated kernel's reach so that border pixels get their partial stamps; `padding` takes
+    # that much back (a negative pad crops) and output_padding adds rows and columns at the bottom/right.
+    eH, eW = dH * (kH - 1) - pH, dW * (kW - 1) - pW
+    up = F.pad(up, (eW, eW + oW, eH, eH + oH))  # (N, C_in, H_out + dH * (kH - 1), W_out + dW * (kW - 1))
+    # A stamp gives output o the term up[i] * w[o - i]; conv2d gives it up[o + t] * w'[t]: w' is w flipped.
+    # And conv2d's weight is (C_out / g, C_in / g) per group: the transpose of ours.
+    w = weight.reshape(g, C_in // g, C_out_g, kH, kW).transpose(1, 2)  # (g, C_out / g, C_in / g, kH, kW)
+    w = w.reshape(g * C_out_g, C_in // g, kH, kW).flip(2, 3)  # (C_out, C_in / g, kH, kW)
+    return F.conv2d(up, w, bias, dilation=(dH, dW), groups=g)  # (N, C_out, H_out, W_out)
     # END SOLUTION

@@ -6,15 +6,17 @@ from collections.abc import Sequence
 
 import torch
 
-from ._validate import check_4d, non_negative_pair, positive_pair
+from ._validate import accepts_unbatched, check_4d, non_negative_pair, positive_pair
 
 
+@accepts_unbatched()
 def nearest_unpool2d(x: torch.Tensor, scale: int | tuple[int, int]) -> torch.Tensor:
     """Nearest-neighbour unpooling: copy every value into an sh x sw block.
 
     x (Tensor[N, C, H, W]), scale (int or (sh, sw))
     Returns Tensor[N, C, H * sh, W * sw] with out[..., i, j] = x[..., i // sh, j // sw];
-    equals `F.interpolate(x, scale_factor=scale, mode="nearest")`.
+    equals `F.interpolate(x, scale_factor=scale, mode="nearest")`. An unbatched x (Tensor[C, H, W]) gives
+    Tensor[C, H * sh, W * sw] (F.interpolate would read a 3-D input as a 1-D signal (N, C, L)).
     """
     check_4d(x)
     sh, sw = positive_pair(scale, "scale")
@@ -23,11 +25,13 @@ def nearest_unpool2d(x: torch.Tensor, scale: int | tuple[int, int]) -> torch.Ten
     # END SOLUTION
 
 
+@accepts_unbatched()
 def bed_of_nails_unpool2d(x: torch.Tensor, scale: int | tuple[int, int]) -> torch.Tensor:
     """Bed-of-nails unpooling: each value at the top-left of its sh x sw block, zeros elsewhere.
 
     x (Tensor[N, C, H, W]), scale (int or (sh, sw))
     Returns Tensor[N, C, H * sh, W * sw] with out[..., i * sh, j * sw] = x[..., i, j].
+    An unbatched x (Tensor[C, H, W]) gives Tensor[C, H * sh, W * sw].
     """
     check_4d(x)
     sh, sw = positive_pair(scale, "scale")
@@ -66,6 +70,7 @@ def max_unpool_output_size(
     return size  # type: ignore[return-value]
 
 
+@accepts_unbatched("indices")
 def max_unpool2d(
     x: torch.Tensor,
     indices: torch.Tensor,
@@ -79,7 +84,8 @@ def max_unpool2d(
     x (Tensor[N, C, H, W]), indices (int64 Tensor[N, C, H, W]) as returned by
     `F.max_pool2d(..., return_indices=True)`: flat positions inside each (n, c) plane of the output.
     Returns Tensor[N, C, H_out, W_out] with H_out = (H - 1) * stride - 2 * padding + kernel_size
-    unless `output_size` says otherwise; equals `F.max_unpool2d`.
+    unless `output_size` says otherwise; equals `F.max_unpool2d`. An unbatched x and indices
+    (Tensor[C, H, W]) give Tensor[C, H_out, W_out], as in PyTorch.
     """
     check_4d(x)
     check_4d(indices, "indices")

@@ -7,18 +7,52 @@ scores (initialised to zero, so training starts from FCN-32s) are added on the w
 
 from __future__ import annotations
 
+from enum import StrEnum
 from pathlib import Path
+from typing import Literal, TypeVar
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+from torch.nn import ConvTranspose2d  # torch's layer, not the kit's: see `_upsampler`
 
-from exercise_code.layers import ConvTranspose2d, bilinear_kernel
+from exercise_code.layers import bilinear_kernel
 
 from .registry import register
 
-VARIANTS = ("32s", "16s", "8s")
-BACKBONES = ("vgg_small", "resnet18")
+
+class Variant(StrEnum):
+    """Which scores an FCN fuses: the stride-32 scores alone (32s), + stride 16 (16s), + stride 8 (8s).
+
+    A str: `Variant("8s")` converts the string of a JSON spec, and `Variant.FCN8s == "8s"`.
+    """
+
+    FCN32s = "32s"
+    FCN16s = "16s"
+    FCN8s = "8s"
+
+    @property
+    def stride(self) -> int:
+        """Stride of the finest scores fused: the factor of the final upsampling (32, 16 or 8)."""
+        return int(self.value.removesuffix("s"))
+
+
+class Backbone(StrEnum):
+    """The feature extractor: `VGGSmall` (trained from scratch) or torchvision's ResNet-18 trunk."""
+
+    VGG_SMALL = "vgg_small"
+    RESNET18 = "resnet18"
+
+
+E = TypeVar("E", bound=StrEnum)
+
+
+def _member(kind: type[E], value: object, name: str) -> E:
+    """`value` (a member or its string) as a member of `kind`, or a ValueError naming `name`."""
+    try:
+        return kind(value)
+    except ValueError:
+        raise ValueError(f"{name} must be one of {[m.value for m in kind]}, got {value!r}") from None
 
 
 def _conv_bn_relu(c_in: int, c_out: int, kernel: int, stride: int = 1) -> list[nn.Module]:
@@ -44,8 +78,7 @@ class VGGSmall(nn.Module):
     Each stage halves the resolution with a learned 3x3 stride-2 convolution instead of VGG's 2x2 max
     pooling. A max-pool keeps only the largest response of each window and forgets where in the window
     it was; a strided convolution sees every position and can keep that offset in its channels. FCN-8s
-    draws every boundary from the stride-8 features, so this is what lets it place thin strokes
-    (`bench/RESULTS.md`, same recipe and budget: FCN-8s test mean IoU 0.72 with max pooling, 0.82 without).
+    draws every boundary from the stride-8 features, so this is what lets it place thin strokes.
     """
 
     def __init__(self, in_channels: int = 3, width: int = 16) -> None:
@@ -89,7 +122,12 @@ class ResNet18Backbone(nn.Module):
 
 
 def _upsampler(num_classes: int, factor: int) -> ConvTranspose2d:
-    """A transposed convolution that upsamples by `factor`, initialised as bilinear interpolation."""
+    """A transposed convolution that upsamples by `factor`, initialised as bilinear interpolation.
+
+    torch's `nn.ConvTranspose2d` (same parameters and state_dict as the kit's layer): the kit's textbook
+    `conv_transpose2d` multiplies every zero it inserts, factor**2 times the work needed, too slow to train
+    with at factors 8 and 32 on a CPU.
+    """
     up = ConvTranspose2d(num_classes, num_classes, 2 * factor, stride=factor, padding=factor // 2, bias=False)
     with torch.no_grad():
         up.weight.copy_(bilinear_kernel(num_classes, num_classes, 2 * factor))
@@ -101,38 +139,38 @@ class FCN(nn.Module):
     """FCN-32s / 16s / 8s: Tensor[N, C, H, W] -> logits Tensor[N, K, H, W] for any H and W.
 
     The input is padded at the bottom and right to a multiple of 32, so every stride divides it and
-    upsampled maps align exactly; the logits are cropped back to H x W.
+    upsampled maps align exactly; the logits are cropped back to H x W. `variant` and `backbone` take a
+    `Variant` / `Backbone` or its string (as a JSON spec holds it); only the layers the variant uses are
+    built (FCN-32s: no skip score layers, no x2 upsamplers).
     """
 
     def __init__(
         self,
         num_classes: int,
-        variant: str = "8s",
-        backbone: str = "vgg_small",
+        variant: Variant | Literal["32s", "16s", "8s"] = Variant.FCN8s,
+        backbone: Backbone | Literal["vgg_small", "resnet18"] = Backbone.VGG_SMALL,
         in_channels: int = 3,
         width: int = 16,
         head_channels: int = 128,
         pretrained_path: str | None = None,
     ) -> None:
         super().__init__()
-        self.spec_kwargs = dict(
+        variant = _member(Variant, variant, "variant")
+        backbone = _member(Backbone, backbone, "backbone")
+        if num_classes < 1:
+            raise ValueError(f"num_classes must be positive, got {num_classes}")
+        self.spec_kwargs = dict(  # JSON values: the enums as their strings
             num_classes=num_classes,
-            variant=variant,
-            backbone=backbone,
+            variant=variant.value,
+            backbone=backbone.value,
             in_channels=in_channels,
             width=width,
             head_channels=head_channels,
             pretrained_path=pretrained_path,
         )
-        if variant not in VARIANTS:
-            raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
-        if backbone not in BACKBONES:
-            raise ValueError(f"backbone must be one of {BACKBONES}, got {backbone!r}")
-        if num_classes < 1:
-            raise ValueError(f"num_classes must be positive, got {num_classes}")
         self.variant = variant
         # BEGIN SOLUTION
-        if backbone == "vgg_small":
+        if backbone == Backbone.VGG_SMALL:
             self.backbone: nn.Module = VGGSmall(in_channels, width)
         else:
             self.backbone = ResNet18Backbone(pretrained_path)
@@ -145,15 +183,19 @@ class FCN(nn.Module):
             nn.ReLU(),
         )
         self.score32 = nn.Conv2d(head_channels, num_classes, 1)
-        self.score16 = nn.Conv2d(c16, num_classes, 1)
-        self.score8 = nn.Conv2d(c8, num_classes, 1)
-        for skip in (self.score16, self.score8):  # skips start silent: training starts from FCN-32s
+        skips: list[nn.Conv2d] = []
+        if variant != Variant.FCN32s:  # FCN-16s and 8s: upsample x2, add the stride-16 scores
+            self.up2a = _upsampler(num_classes, 2)
+            self.score16 = nn.Conv2d(c16, num_classes, 1)
+            skips.append(self.score16)
+        if variant == Variant.FCN8s:  # FCN-8s: upsample x2 again, add the stride-8 scores
+            self.up2b = _upsampler(num_classes, 2)
+            self.score8 = nn.Conv2d(c8, num_classes, 1)
+            skips.append(self.score8)
+        for skip in skips:  # skips start silent: training starts from FCN-32s
             nn.init.zeros_(skip.weight)
             nn.init.zeros_(skip.bias)
-        final = {"32s": 32, "16s": 16, "8s": 8}[variant]
-        self.up2a = _upsampler(num_classes, 2)
-        self.up2b = _upsampler(num_classes, 2)
-        self.up_final = _upsampler(num_classes, final)
+        self.up_final = _upsampler(num_classes, variant.stride)  # from the finest stride fused to 1
         # END SOLUTION
 
     def forward(self, x: Tensor) -> Tensor:
@@ -162,9 +204,9 @@ class FCN(nn.Module):
         x = F.pad(x, (0, -W % 32, 0, -H % 32))  # (N, C, H32, W32), multiples of 32
         f8, f16, f32 = self.backbone(x)
         score = self.score32(self.head(f32))  # (N, K, H32 / 32, W32 / 32)
-        if self.variant in ("16s", "8s"):
+        if self.variant != Variant.FCN32s:
             score = self.up2a(score) + self.score16(f16)  # stride 16
-        if self.variant == "8s":
+        if self.variant == Variant.FCN8s:
             score = self.up2b(score) + self.score8(f8)  # stride 8
         return self.up_final(score)[:, :, :H, :W]
         # END SOLUTION

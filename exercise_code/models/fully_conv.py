@@ -61,49 +61,45 @@ class DenseMaxPool2d(nn.Module):
         return f"kernel_size={self.kernel_size}, dilation={self.dilation}"
 
 
-def _as_int(v: int | tuple[int, ...]) -> int:
-    return v if isinstance(v, int) else v[0]
-
-
 def fully_convolutional(model: PatchClassifier) -> DensePatchNet:
-    """The dense twin of a trained `PatchClassifier`; shares no tensors with it (weights are copied)."""
+    """The dense twin of a trained `PatchClassifier`; shares no tensors with it (weights are copied).
+
+    Built from the classifier's own geometry, layer by layer, tracking the side of the current map when
+    the classifier sees one P x P patch and its dilation: how many input pixels apart neighbouring
+    positions of that map are in the dense net (whose maps all keep stride 1).
+    - Conv2d (unpadded, stride 1): the same convolution on a grid `dilation` apart; side - (k - 1).
+    - MaxPool2d (kernel k, stride s): a stride-1 pool with the same dilation; side -> (side - k) // s + 1.
+      Positions the classifier's next layer sees side by side were s positions apart before this pool,
+      so the dilation of every later layer is multiplied by s.
+    - Flatten + Linear: the Linear reads the whole (channels, side, side) map, so it is a side x side
+      convolution (dilated) whose kernel is its weight in Flatten's (C, H, W) order; after it each
+      position holds one vector (side 1), so every later Linear is a 1x1 convolution.
+    - ReLU: unchanged.
+    """
     if not isinstance(model, PatchClassifier):
         raise TypeError(f"model must be a PatchClassifier, got {type(model).__name__}")
     patch_size = model.spec_kwargs["patch_size"]
     layers: list[nn.Module] = []
     # BEGIN SOLUTION
-    dilation = 1  # how far apart, in input pixels, neighbouring positions of the current layer are
-    for layer in model.features:
+    side, channels = patch_size, model.spec_kwargs["in_channels"]  # the map of one patch
+    dilation = 1  # input pixels between neighbouring positions of the current map, in the dense net
+    for layer in [*model.features, *model.classifier]:
         if isinstance(layer, nn.Conv2d):
-            conv = nn.Conv2d(
-                layer.in_channels,
-                layer.out_channels,
-                layer.kernel_size,
-                dilation=dilation,
-                bias=layer.bias is not None,
-            )
+            conv = nn.Conv2d(channels, layer.out_channels, layer.kernel_size, dilation=dilation)
             conv.load_state_dict(layer.state_dict())
             layers.append(conv)
+            side, channels = side - (layer.kernel_size[0] - 1), layer.out_channels
         elif isinstance(layer, nn.MaxPool2d):
-            if layer.padding not in (0, (0, 0)) or layer.ceil_mode or layer.dilation not in (1, (1, 1)):
-                raise ValueError(f"only unpadded, undilated pooling can be made dense, got {layer}")
             layers.append(DenseMaxPool2d(layer.kernel_size, dilation))
-            dilation *= _as_int(layer.stride)
-        else:
-            layers.append(layer)
-    first = True
-    for layer in model.classifier:
-        if isinstance(layer, nn.Flatten):
-            continue
-        if isinstance(layer, nn.Linear):
-            channels = layers_out_channels(layers) if first else layer.in_features
-            side = int(round((layer.in_features / channels) ** 0.5)) if first else 1
-            conv = nn.Conv2d(channels, layer.out_features, side, dilation=dilation if first else 1)
-            conv.weight.data.copy_(layer.weight.data.reshape(layer.out_features, channels, side, side))
-            conv.bias.data.copy_(layer.bias.data)
+            side = (side - layer.kernel_size) // layer.stride + 1
+            dilation *= layer.stride  # the next layer's neighbours are `stride` positions apart here
+        elif isinstance(layer, nn.Linear):  # reads the whole (channels, side, side) map
+            conv = nn.Conv2d(channels, layer.out_features, side, dilation=dilation)
+            kernel = layer.weight.reshape(layer.out_features, channels, side, side)  # Flatten's (C, H, W)
+            conv.load_state_dict({"weight": kernel, "bias": layer.bias})
             layers.append(conv)
-            first = False
-        else:
+            side, channels = 1, layer.out_features  # one vector per position: later Linears are 1x1
+        elif not isinstance(layer, nn.Flatten):  # the dense net keeps the map; ReLU stays
             layers.append(layer)
     # END SOLUTION
     dense = DensePatchNet(nn.Sequential(*layers), patch_size)
