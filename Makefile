@@ -9,12 +9,13 @@ STAMP := $(VENV)/.installed
 .PHONY: demo test check install lint release clean
 
 SLOW_TESTS := test_demo test_demo_pipeline test_verify test_adversarial test_nbgrader_cycle test_notebooks \
-	test_nbgrade test_notebook_review test_release_notebooks test_gradescope_export test_batch test_submit
+	test_nbgrade test_notebook_review test_release_notebooks test_gradescope_export test_batch test_submit \
+	test_cluster test_timeouts test_feedback_html
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,cluster]'
 	@command -v bwrap >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
 	  (apt-get update -qq && apt-get install -y -qq bubblewrap) >/dev/null 2>&1; } || \
 	  echo "note: bubblewrap not installed; the grader will fall back to rlimits only"

@@ -9,10 +9,12 @@ HELP = "export the grader for another platform (gradescope)"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from autograder.cli import repo_root
+    from autograder.cli import output_file, repo_root
 
     parser.add_argument("platform", choices=["gradescope"], help="target platform")
-    parser.add_argument("--out", type=Path, default=Path("build/autograder.zip"), help="zip to write")
+    parser.add_argument(
+        "--out", type=output_file, default=Path("build/autograder.zip"), help="zip to write (replaced)"
+    )
     parser.add_argument("--source", type=Path, default=repo_root(), help="kit root (default: this kit)")
 
 

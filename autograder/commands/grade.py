@@ -10,9 +10,13 @@ HELP = "grade submissions (zips or folders) in parallel sandboxes; re-running re
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("submissions", nargs="+", type=Path, help="zips, folders, or folders of them")
-    parser.add_argument("--out", type=Path, required=True, help="output folder (results/ go here)")
-    parser.add_argument("--workers", type=int, default=1, help="submissions graded at once")
+    from autograder.cli import existing_path, output_dir, positive_int
+
+    parser.add_argument(
+        "submissions", nargs="+", type=existing_path, help="zips, folders, or folders of them"
+    )
+    parser.add_argument("--out", type=output_dir, required=True, help="output folder (results/ go here)")
+    parser.add_argument("--workers", type=positive_int, default=1, help="submissions graded at once")
     parser.add_argument(
         "--seed", type=int, default=0, help="grading seed (public: draws the randomised test cases)"
     )
@@ -32,6 +36,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--call-timeout", type=float, default=None, help="seconds per sandbox call")
     parser.add_argument("--submission-timeout", type=float, default=None, help="seconds per submission")
     parser.add_argument("--keep-work", action="store_true", help="keep the extracted submissions")
+    parser.add_argument(
+        "--cluster",
+        type=_cluster,
+        default=None,
+        help="grade on Dask: tcp://HOST:8786 (a running `dask scheduler`) or local:N (N worker processes "
+        "here); needs the `cluster` extra; --workers is then unused (see docs/cluster.md)",
+    )
+    parser.add_argument(
+        "--gpu", action="store_true", help="with --cluster: only on workers started with --resources GPU=1"
+    )
+
+
+def _cluster(text: str) -> str:
+    """argparse type of --cluster: the library's check, as a usage error."""
+    from autograder.grading.executors import parse_cluster
+
+    try:
+        parse_cluster(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
 
 
 def run(args: argparse.Namespace) -> int:
@@ -39,7 +64,8 @@ def run(args: argparse.Namespace) -> int:
 
     from tqdm import tqdm
 
-    from autograder.grading import HIDDEN_DIR, GradeSettings, find_submissions, grade_batch
+    from autograder.cli import submissions as find_submissions
+    from autograder.grading import HIDDEN_DIR, GradeSettings, grade_batch
     from autograder.sandbox import detect_isolation
 
     settings = GradeSettings(isolation=args.isolation, keep_work=args.keep_work)
@@ -47,8 +73,11 @@ def run(args: argparse.Namespace) -> int:
         settings = dataclasses.replace(settings, call_s=args.call_timeout)
     if args.submission_timeout:
         settings = dataclasses.replace(settings, submission_s=args.submission_timeout)
-    print(f"isolation: {detect_isolation(settings.isolation).summary()}", file=sys.stderr)
     submissions = find_submissions(args.submissions)
+    if args.cluster:
+        print(f"grading on the Dask cluster {args.cluster}; each result names its isolation", file=sys.stderr)
+    else:
+        print(f"isolation: {detect_isolation(settings.isolation).summary()}", file=sys.stderr)
     bar = tqdm(total=len(submissions), unit="submission", file=sys.stderr)
 
     def progress(result, resumed: bool) -> None:  # noqa: ANN001 - a SubmissionResult
@@ -68,6 +97,8 @@ def run(args: argparse.Namespace) -> int:
             settings=settings,
             on_result=progress,
             secret_file=args.secret_file,
+            cluster=args.cluster,
+            gpu=args.gpu,
         )
     finally:
         bar.close()

@@ -5,17 +5,24 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 HELP = "grade the notebooks, merge with `autograder grade` results, write results.json/CSV/HTML reports"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("submissions", nargs="+", type=Path, help="the same zips/folders given to `grade`")
-    parser.add_argument("--out", type=Path, required=True, help="the folder `autograder grade` wrote")
-    parser.add_argument("--workers", type=int, default=1, help="submissions whose notebooks run at once")
+    from autograder.cli import existing_path, output_dir, positive_int
+
+    parser.add_argument(
+        "submissions", nargs="+", type=existing_path, help="the same zips/folders given to `grade`"
+    )
+    parser.add_argument("--out", type=output_dir, required=True, help="the folder `autograder grade` wrote")
+    parser.add_argument(
+        "--workers", type=positive_int, default=1, help="submissions whose notebooks run at once"
+    )
     parser.add_argument("--seed", type=int, default=0, help="the grading seed used by `grade`")
-    parser.add_argument("--notebooks", type=Path, default=None, help="source notebooks (default: the kit's)")
+    parser.add_argument(
+        "--notebooks", type=existing_path, default=None, help="source notebooks (default: the kit's)"
+    )
     parser.add_argument("--no-notebooks", action="store_true", help="only merge and report")
     parser.add_argument("--cell-timeout", type=float, default=None, help="seconds per notebook cell")
 
@@ -23,7 +30,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import dataclasses
 
-    from autograder.grading import find_submissions
+    from autograder.cli import submissions as find_submissions
     from autograder.nbgrade import NotebookGradingSettings
     from autograder.nbgrade.batch import report_batch
     from autograder.nbgrade.pipeline import NOTEBOOKS_DIR

@@ -1,19 +1,16 @@
-"""Parallel, resumable batch grading: one child process per submission, results written as they finish.
+"""Parallel, resumable batch grading: one child process per submission (here, or on a Dask cluster:
+see `executors`), results stored as they finish.
 
-`DIR/results/<student>.json` is written atomically by each child; a re-run skips every submission whose
-result carries the same source hash and seed, so a batch killed at any point (even `kill -9`) resumes
-without regrading or losing anything. A child that dies or hangs is recorded as `crashed`/`timeout`.
+`DIR/results/<student>.json` is written atomically as each submission ends; a re-run skips every
+submission whose result carries the same source hash and seed, so a batch killed at any point (even
+`kill -9`) resumes without regrading or losing anything. A child that dies or hangs is recorded as
+`crashed`/`timeout`.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
-import os
-import signal
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -21,16 +18,15 @@ from pathlib import Path
 
 from autograder.errors import GradingError
 from autograder.intake import source_sha256, student_id
-from autograder.sandbox import Isolation, cgroups, detect_isolation
+from autograder.sandbox import Isolation, detect_isolation
 
-from .results import SubmissionResult, SubmissionStatus
+from .executors import BatchPlan, Outcome, load_result, make_executor
+from .results import SubmissionResult
 from .rubric import load_rubric, rubric_total
 from .secret import batch_key_file
 from .settings import HIDDEN_DIR, GradeSettings
 
 log = logging.getLogger(__name__)
-CHILD_GRACE_S = 180.0
-"""Time a child gets on top of the submission budget (intake, imports, worker start) before it is killed."""
 
 
 @dataclass(frozen=True)
@@ -50,18 +46,64 @@ class BatchSummary:
     seconds: float = 0.0
 
 
-def find_submissions(paths: Iterable[Path]) -> list[Path]:
-    """Expand the arguments: a zip or a folder with exercise_code/ is one submission; any other
-    folder stands for the zips and sub-folders inside it."""
-    found: list[Path] = []
+NOT_A_SUBMISSION = "not a zip or a submission folder"
+SUBMISSION_MARKERS = ("exercise_code", "notebooks", "models")
+"""A folder holding one of these is one student's submission, not a folder of submissions."""
+
+
+@dataclass
+class SubmissionScan:
+    """What `scan_submissions` found: the submissions to grade, and each path passed over with why."""
+
+    submissions: list[Path] = field(default_factory=list)
+    skipped: list[tuple[Path, str]] = field(default_factory=list)
+
+
+def _is_zip(path: Path) -> bool:
+    import zipfile
+
+    return path.is_file() and (path.suffix.lower() == ".zip" or zipfile.is_zipfile(path))
+
+
+def _add(path: Path, scan: SubmissionScan) -> None:
+    """One entry of a folder of submissions: a zip or a non-empty folder is a submission."""
+    if _is_zip(path):
+        scan.submissions.append(path)
+    elif path.is_dir():
+        if any(path.iterdir()):
+            scan.submissions.append(path)
+        else:
+            scan.skipped.append((path, "empty folder"))
+    else:
+        scan.skipped.append((path, NOT_A_SUBMISSION))
+
+
+def scan_submissions(paths: Iterable[Path]) -> SubmissionScan:
+    """Expand the arguments: a zip, or a folder holding exercise_code/, notebooks/ or models/, is one
+    submission; any other folder stands for the zips and non-empty folders inside it. Everything else
+    (a file that is not a zip, an empty folder) is skipped with its reason, in argument order.
+
+    Raises GradingError naming a path that does not exist.
+    """
+    scan = SubmissionScan()
     for path in map(Path, paths):
         if not path.exists():
             raise GradingError(f"{path} does not exist")
-        if path.is_dir() and not (path / "exercise_code").exists():
-            found += sorted(p for p in path.iterdir() if p.suffix.lower() == ".zip" or p.is_dir())
+        if not path.is_dir():
+            _add(path, scan)
+        elif any((path / marker).exists() for marker in SUBMISSION_MARKERS):
+            scan.submissions.append(path)
+        elif not any(path.iterdir()):
+            scan.skipped.append((path, "empty folder"))
         else:
-            found.append(path)
-    return found
+            for child in sorted(path.iterdir()):
+                _add(child, scan)
+    return scan
+
+
+def find_submissions(paths: Iterable[Path]) -> list[Path]:
+    """The submissions of `scan_submissions(paths)` (what it skipped is dropped)."""
+    return scan_submissions(paths).submissions
 
 
 def plan_jobs(submissions: Sequence[Path]) -> list[Job]:
@@ -78,19 +120,14 @@ def plan_jobs(submissions: Sequence[Path]) -> list[Job]:
     return jobs
 
 
+def _matches(result: SubmissionResult, job: Job, seed: int) -> bool:
+    return result.source_sha256 == job.source_sha256 and result.seed == seed
+
+
 def _done(path: Path, job: Job, seed: int) -> SubmissionResult | None:
     """The stored result of `job`, if it is complete and for the same source and seed."""
-    with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
-        result = SubmissionResult.load(path)
-        if result.source_sha256 == job.source_sha256 and result.seed == seed:
-            return result
-    return None
-
-
-class _Running:
-    def __init__(self, job: Job, proc: subprocess.Popen[bytes], deadline: float) -> None:
-        self.job, self.proc, self.deadline = job, proc, deadline
-        self.started = time.monotonic()
+    result = load_result(path)
+    return result if result is not None and _matches(result, job, seed) else None
 
 
 def grade_batch(
@@ -106,17 +143,23 @@ def grade_batch(
     settings: GradeSettings | None = None,
     on_result: Callable[[SubmissionResult, bool], None] | None = None,
     secret_file: Path | None = None,
+    cluster: str | None = None,
+    gpu: bool = False,
 ) -> BatchSummary:
-    """Grade `submissions` with `workers` child processes; `on_result(result, resumed)` per submission.
+    """Grade `submissions` with `workers` child processes here, or on the Dask `cluster` (`tcp://HOST:PORT`
+    of a running scheduler, or `local:N` worker processes; `gpu`: only on workers with a `GPU` resource;
+    see docs/cluster.md); `on_result(result, resumed)` per submission.
 
     The hidden data come from the key in `secret_file`, else from `<out>/.hidden-key`, drawn from the OS
-    on the first run (see `autograder.grading.secret`).
+    on the first run (see `autograder.grading.secret`). Results are stored in `<out>/results/` as they
+    arrive, whatever the executor, so a re-run grades only what has no result yet.
     """
-    if workers < 1:
-        raise ValueError(f"workers must be at least 1, got {workers}")
+    executor = make_executor(workers=workers, cluster=cluster, gpu=gpu)  # validates before anything runs
     settings = settings or GradeSettings()
-    isolation = detect_isolation(settings.isolation)  # fail early (SandboxUnavailable) and log once
-    log.info("isolation: %s", isolation.summary())
+    isolation = None  # on a cluster, each worker's child detects (and reports) its own
+    if cluster is None:
+        isolation = detect_isolation(settings.isolation)  # fail early (SandboxUnavailable) and log once
+        log.info("isolation: %s", isolation.summary())
     start = time.monotonic()
     out = Path(out)
     results_dir, logs_dir = out / "results", out / "logs"
@@ -124,8 +167,6 @@ def grade_batch(
     logs_dir.mkdir(parents=True, exist_ok=True)
     for stale in results_dir.glob(".*.tmp"):
         stale.unlink(missing_ok=True)
-    if isolation.cgroups.usable:
-        cgroups.remove_owned_by(None)  # groups of graders that were killed
     total = rubric_total(load_rubric(rubric or Path(suites) / "rubric.toml"))  # also: fail early if broken
     key_file = batch_key_file(out, secret_file)
     summary = BatchSummary()
@@ -138,103 +179,51 @@ def grade_batch(
                 on_result(done, True)
         else:
             pending.append(job)
-    common = {
+    payload = {
         "out": str(out),
         "suites": str(Path(suites).resolve()),
         "seed": seed,
         "key_file": str(key_file),
         "settings": settings.to_dict(),
-        "parent_pid": os.getpid(),
         **{
-            k: str(v)
+            k: str(Path(v).resolve())
             for k, v in (("rubric", rubric), ("forbidden", forbidden), ("hidden_data", hidden_data))
             if v
         },
     }
-    running: list[_Running] = []
-    try:
-        while pending or running:
-            while pending and len(running) < workers:
-                running.append(_spawn(pending.pop(0), common, results_dir, logs_dir, settings))
-            time.sleep(0.05)
-            for task in list(running):
-                if task.proc.poll() is None and time.monotonic() < task.deadline:
-                    continue
-                running.remove(task)
-                result = _collect(task, results_dir, logs_dir, seed, isolation, total)
-                summary.results[task.job.student], summary.graded = result, summary.graded + 1
+    plan = BatchPlan(payload=payload, settings=settings, results_dir=results_dir, logs_dir=logs_dir)
+    if pending:  # a finished batch needs no workers (nor a cluster)
+        with executor, contextlib.closing(executor.run(pending, plan)) as outcomes:
+            for outcome in outcomes:
+                result = _record(outcome, seed, isolation, total, results_dir)
+                summary.results[outcome.job.student], summary.graded = result, summary.graded + 1
                 if on_result:
                     on_result(result, False)
-    finally:
-        for task in running:  # interrupted: stop the children (their sandboxes die with them)
-            _kill(task.proc)
     summary.seconds = time.monotonic() - start
     return summary
 
 
-def _spawn(job: Job, common: dict, results_dir: Path, logs_dir: Path, settings: GradeSettings) -> _Running:
-    payload = {
-        **common,
-        "submission": str(job.submission),
-        "student": job.student,
-        "source_sha256": job.source_sha256,
-        "result": str(results_dir / f"{job.student}.json"),
-    }
-    with open(logs_dir / f"{job.student}.log", "wb") as log_file:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "autograder.grading.child", json.dumps(payload)],
-            stdin=subprocess.DEVNULL,
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    log.info("grading %s (pid %d)", job.student, proc.pid)
-    return _Running(job, proc, time.monotonic() + settings.submission_s + CHILD_GRACE_S)
-
-
-def _kill(proc: subprocess.Popen[bytes]) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(proc.pid, signal.SIGKILL)
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        proc.wait(timeout=10)
-    cgroups.remove_owned_by(proc.pid)
-
-
-def _collect(
-    task: _Running, results_dir: Path, logs_dir: Path, seed: int, isolation: Isolation, total: float
+def _record(
+    outcome: Outcome, seed: int, isolation: Isolation | None, total: float, results_dir: Path
 ) -> SubmissionResult:
-    """The child's result, or a `crashed`/`timeout` record when it died or hung without writing one."""
-    path = results_dir / f"{task.job.student}.json"
-    hung = task.proc.poll() is None
-    if hung:
-        _kill(task.proc)
-    else:
-        with contextlib.suppress(OSError):  # its sandboxes' cgroups, if it died hard
-            cgroups.remove_owned_by(task.proc.pid)
-    result = None if hung else _done(path, task.job, seed)
-    if result is not None:  # anything stale with this hash and seed would have been resumed, not run
-        return result
-    code = task.proc.returncode
-    how = f"signal {signal.Signals(-code).name}" if code is not None and code < 0 else f"exit code {code}"
-    tail = ""
-    with contextlib.suppress(OSError):
-        tail = (logs_dir / f"{task.job.student}.log").read_bytes()[-3000:].decode(errors="replace")
-    result = SubmissionResult(
-        student=task.job.student,
-        status=SubmissionStatus.TIMEOUT if hung else SubmissionStatus.CRASHED,
-        isolation=str(isolation.kind),
-        isolation_note=isolation.summary(),
-        max_score=total,
-        seed=seed,
-        seconds=round(time.monotonic() - task.started, 3),
-        source=str(task.job.submission),
-        source_sha256=task.job.source_sha256,
-        message=(
-            "grading this submission did not finish in time and was stopped"
-            if hung
-            else f"the grading process for this submission died ({how}); the rest of the batch is unaffected"
-        ),
-        log_excerpt=tail,
-    )
-    result.write(path)
+    """The outcome's result when it is for the job's source and seed, else a record of why there is none
+    (`crashed`, `timeout`, ...); stored unless the cluster, not the submission, failed (then a re-run
+    grades it again)."""
+    job, result = outcome.job, outcome.result
+    if result is None or not _matches(result, job, seed):  # a stale file would have been resumed, not run
+        result = SubmissionResult(
+            student=job.student,
+            status=outcome.status,
+            isolation=str(isolation.kind) if isolation else "",
+            isolation_note=isolation.summary() if isolation else "graded on a Dask cluster",
+            max_score=total,
+            seed=seed,
+            seconds=outcome.seconds,
+            source=str(job.submission),
+            source_sha256=job.source_sha256,
+            message=outcome.message,
+            log_excerpt=outcome.log_tail,
+        )
+    if outcome.store:
+        result.write(results_dir / f"{job.student}.json")
     return result

@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
 
-from autograder.errors import AutograderError
+from autograder.errors import AutograderError, GradingError
 
 from .grade import grade_notebooks
 from .pipeline import NOTEBOOKS_DIR, prediction_examples
@@ -117,25 +117,32 @@ def grade_notebooks_batch(
 
 
 def merged_results(out: Path, records: dict[str, dict[str, Any]] | None = None) -> list[dict[str, Any]]:
-    """One merged result per student from `DIR/results/` (suites) and `DIR/notebooks/` (notebooks)."""
-    from autograder.reports.merge import merge_results
+    """One merged result per student from `DIR/results/` (suites) and `DIR/notebooks/` (notebooks).
+
+    A student whose suites were not fully graded (rejected, crashed, ...) gets the other students'
+    suite tests with zero points (`merge_results(expected=...)`): every max_score is the assignment's.
+    """
+    from autograder.reports.merge import expected_tests, merge_results
 
     out = Path(out)
     if records is None:
         records = {}
         for path in sorted((out / "notebooks").glob("*.json")):
-            with contextlib.suppress(OSError, ValueError):
+            with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
                 record = json.loads(path.read_text(encoding="utf-8"))
                 records[str(record["student"])] = record
     suites = {}
     for path in sorted((out / "results").glob("*.json")):
-        with contextlib.suppress(OSError, ValueError):
+        with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
             result = json.loads(path.read_text(encoding="utf-8"))
             suites[str(result["student"])] = result
+    expected = expected_tests(suites.values())
     merged = []
     for student in sorted(set(suites) | set(records)):
         record = records.get(student, {})
-        result = merge_results(suites.get(student), record.get("notebooks", []), student=student)
+        result = merge_results(
+            suites.get(student), record.get("notebooks", []), student=student, expected=expected
+        )
         if record.get("message") and record["message"] not in str(result.get("message", "")):
             result["message"] = "\n".join(filter(None, [result.get("message"), record["message"]]))
         if record.get("examples"):
@@ -156,9 +163,17 @@ def report_batch(
     on_result: Callable[[dict[str, Any], bool], None] | None = None,
 ) -> tuple[list[dict[str, Any]], Any]:
     """Notebooks of `submissions` (skipped when `notebooks` is None), merged with `DIR/results/`,
-    every report written to `DIR/reports/`. Returns the merged results and the `ReportPaths`."""
+    every report written to `DIR/reports/`. Returns the merged results and the `ReportPaths`.
+
+    Raises GradingError when `DIR/results/` holds no result (`autograder grade` has not run there).
+    """
     from autograder.reports import write_reports
 
+    results = Path(out) / "results"
+    if not any(results.glob("*.json")):
+        raise GradingError(
+            f"no hidden-suite results in {results}: run `autograder grade` with the same --out first"
+        )
     records = None
     if notebooks is not None:
         records = grade_notebooks_batch(

@@ -60,12 +60,20 @@ def prediction_examples(
         session.stop()
 
 
-def _suite_failed(student: str, seed: int, exc: Exception) -> dict[str, Any]:
+def _suite_failed(student: str, seed: int, exc: Exception, suites: Path) -> dict[str, Any]:
+    """The suite result of a grader failure; its max_score is the rubric's (0 when that is unreadable
+    too), so the merged result still carries the suites' points (`merge_results`)."""
+    from autograder.grading.rubric import load_rubric, rubric_total
+
+    total = 0.0
+    with contextlib.suppress(AutograderError):
+        total = rubric_total(load_rubric(suites / "rubric.toml"))
     return {
         "student": student,
         "status": "error",
         "message": f"the hidden suites could not run: {exc}",
         "seed": seed,
+        "max_score": total,
         "tests": [],
     }
 
@@ -106,7 +114,7 @@ def grade_student(
         ).to_dict()  # fmt: skip
     except AutograderError as exc:
         log.warning("hidden suites failed for %s: %s", student, exc)
-        suite = _suite_failed(student, seed, exc)
+        suite = _suite_failed(student, seed, exc, Path(suites or HIDDEN_DIR))
     try:
         if suite["status"] != "rejected" and not root.is_dir():
             with contextlib.suppress(AutograderError):

@@ -4,12 +4,59 @@ per-submission format that every report reads (tests of notebook `<name>` get pa
 from __future__ import annotations
 
 import copy
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from torch import Tensor
 
 MANUAL_NOTE = "{points:g} point(s) of hand-graded notebook answers are not included in this score"
+NOT_RUN = "not run (submission {status}: see the submission message)"
+SUITES_PART = "hidden suites"
+"""Part of the one placeholder test that carries the hidden suites' points when their tests are unknown."""
+EPS = 1e-6
+
+
+def expected_tests(results: Iterable[dict[str, Any] | None]) -> list[dict[str, Any]]:
+    """Every test of `results` once (first seen wins), as `{name, part, concept, max_points}`: what a
+    fully graded submission holds, for `merge_results(expected=...)`."""
+    seen: dict[str, dict[str, Any]] = {}
+    for result in results:
+        for test in (result or {}).get("tests", []):
+            name = str(test.get("name"))
+            if name not in seen:
+                seen[name] = {k: test.get(k) for k in ("name", "part", "concept", "max_points")}
+    return list(seen.values())
+
+
+def _not_run(template: dict[str, Any], status: str) -> dict[str, Any]:
+    return {
+        "name": template["name"],
+        "part": template.get("part") or SUITES_PART,
+        "concept": template.get("concept") or "",
+        "points": 0.0,
+        "max_points": float(template.get("max_points") or 0.0),
+        "status": "missing",
+        "message": NOT_RUN.format(status=status),
+        "seconds": 0.0,
+    }
+
+
+def _complete_suites(
+    suite_result: dict[str, Any], tests: list[dict[str, Any]], expected: Iterable[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Zero-point tests for what a suite result that was not fully graded lacks: each `expected` test it
+    does not hold, then one `hidden suites` test for any of its `max_score` still not covered."""
+    status = str(suite_result.get("status", "error"))
+    added: list[dict[str, Any]] = []
+    if status != "graded":
+        names = {str(t.get("name")) for t in tests}
+        added = [_not_run(t, status) for t in expected if str(t["name"]) not in names]
+    covered = sum(float(t.get("max_points", 0.0)) for t in [*tests, *added])
+    short = float(suite_result.get("max_score") or 0.0) - covered
+    if short > EPS:
+        added.append(_not_run({"name": SUITES_PART, "max_points": round(short, 6)}, status))
+    return added
 
 
 def _notebook_tests(result: dict[str, Any]) -> list[dict[str, Any]]:
@@ -36,12 +83,18 @@ def merge_results(
     notebook_results: list[dict[str, Any]],
     *,
     student: str | None = None,
+    expected: Iterable[dict[str, Any]] = (),
 ) -> dict[str, Any]:
     """The merged result of one student: suite tests, then each notebook's tests.
 
     `suite_result` is the hidden-suite result (None when the suites did not run); `notebook_results`
     come from `autograder.nbgrade.grade_notebooks`. Score, max_score and seconds are recomputed;
     tampering and notes from notebooks join the message; examples and the log excerpt are kept.
+
+    A suite result that is not `graded` (rejected, crashed, timeout, error) still carries the suites'
+    whole maximum: each test of `expected` (`expected_tests` over the batch's suite results) it lacks
+    is added with zero points, and what its own `max_score` says beyond that as one `hidden suites`
+    test, so every student's max_score is the same.
     """
     if suite_result is None and student is None:
         raise ValueError("merge_results needs a suite_result or a student name, got neither")
@@ -54,6 +107,8 @@ def merge_results(
     base.setdefault("seed", None)
     base.setdefault("log_excerpt", "")
     tests = [dict(t) for t in base.get("tests", [])]
+    if suite_result:
+        tests += _complete_suites(suite_result, tests, expected)
     for result in notebook_results:
         tests.extend(_notebook_tests(result))
     base["tests"] = tests

@@ -3,9 +3,10 @@ lose points on the tests meant to catch them (`autograder verify`)."""
 
 from .corpus import CorpusEntry, apply_entry, load_corpus, load_entry, replace_definition
 from .reference_models import TINY_BUDGET, ModelBudget, reference_models, train_reference_models
-from .run import Outcome, VerifyReport, judge, verify
+from .run import ANY_QUALITY, Outcome, VerifyReport, judge, verify
 
 __all__ = [
+    "ANY_QUALITY",
     "TINY_BUDGET",
     "CorpusEntry",
     "ModelBudget",

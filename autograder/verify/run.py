@@ -32,6 +32,14 @@ CHEAT_SHARE = 0.01
 """A cheat is caught when it earns at most this share of the points of the tests it targets."""
 SUITE_SUPPORT = ("conftest.py", "rubric.toml", "forbidden.toml")
 NOTEBOOK_STUB = '{"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}\n'
+ANY_QUALITY: dict[str, tuple[float, float]] = {
+    "segmentation_miou": (-1.0, 0.0),
+    "reconstruction_mse": (2.0, 1.0),
+    "few_label_accuracy": (-1.0, 0.0),
+}
+"""Score scales (floor, target) under which any finite quality earns full points: for reference models
+trained for seconds (`TINY_BUDGET`, `autograder verify --quick`), which cannot reach the assignment's
+targets and must not make the reference look wrong. The quality tests' own mapping is checked elsewhere."""
 
 
 @dataclass
@@ -59,7 +67,7 @@ class VerifyReport:
     models: str
     seconds: float = 0.0
     scales: dict[str, tuple[float, float]] = field(default_factory=dict)
-    """Score scales overridden for this run (empty: the assignment's own)."""
+    """Score scales overridden for this run (empty: the assignment's own); cheats keep the assignment's."""
 
     @property
     def ok(self) -> bool:
@@ -84,7 +92,10 @@ class VerifyReport:
         if cheats:
             lines.append(f"{sum(o.ok for o in cheats)}/{len(cheats)} cheats earn nothing on the named tests")
         if self.scales:
-            lines.append(f"NOTE: score scales overridden for this run: {self.scales}")
+            lines.append(
+                f"NOTE: score scales overridden for this run (not the assignment's quality targets; "
+                f"cheats are graded on the assignment's own): {self.scales}"
+            )
         lines.append("verify: OK" if self.ok else f"verify: {len(self.failures())} unexpected outcome(s)")
         return lines
 
@@ -238,8 +249,9 @@ def verify(
     `models` is a folder of reference models (default: trained with `budget` and cached under
     `source/build/reference_models/`). `scales` overrides score scales (`{"segmentation_miou": (floor,
     target)}`) in the grading processes only, for quick runs whose briefly trained models cannot reach the
-    assignment's targets; the report says so. `cheats` is a folder of cheating submissions
-    (`autograder.verify.corpus.CheatEntry`), each of which must earn nothing on the tests it names.
+    assignment's targets (`ANY_QUALITY` with `TINY_BUDGET`); the report says so. `cheats` is a folder of
+    cheating submissions (`autograder.verify.corpus.CheatEntry`), each of which must earn nothing on the
+    tests it names; they are always graded on the assignment's own scales (in a pool of their own).
     """
     start = time.monotonic()
     source, out, suites = Path(source).resolve(), Path(out).resolve(), Path(suites).resolve()
@@ -283,20 +295,28 @@ def verify(
 
     outcomes: dict[str, Outcome] = {}
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(
-        max(1, workers), mp_context=context, initializer=_init_child, initargs=(scales or {},)
-    ) as pool:
-        futures = {pool.submit(_grade, job): (job, kind, expected) for job, kind, expected in jobs}
-        for future in as_completed(futures):
-            job, kind, expected = futures[future]
-            try:
-                result = SubmissionResult.from_dict(future.result())
-                outcome = judge(job["name"], kind, result, expected)
-            except Exception as exc:  # noqa: BLE001 - one broken job must not hide the others
-                outcome = Outcome(job["name"], kind, False, f"grading failed: {type(exc).__name__}: {exc}")
-            outcomes[job["name"]] = outcome
-            if progress is not None:
-                progress(outcome)
+    # Widened scales would hand a cheat the quality points it must not earn: cheats keep the assignment's.
+    groups = [(scales or {}, [j for j in jobs if not scales or j[1] != "cheat"])]
+    if scales:
+        groups.append(({}, [j for j in jobs if j[1] == "cheat"]))
+    for group_scales, group in groups:
+        if not group:
+            continue
+        with ProcessPoolExecutor(
+            max(1, workers), mp_context=context, initializer=_init_child, initargs=(group_scales,)
+        ) as pool:
+            futures = {pool.submit(_grade, job): (job, kind, expected) for job, kind, expected in group}
+            for future in as_completed(futures):
+                job, kind, expected = futures[future]
+                try:
+                    result = SubmissionResult.from_dict(future.result())
+                    outcome = judge(job["name"], kind, result, expected)
+                except Exception as exc:  # noqa: BLE001 - one broken job must not hide the others
+                    failed = f"grading failed: {type(exc).__name__}: {exc}"
+                    outcome = Outcome(job["name"], kind, False, failed)
+                outcomes[job["name"]] = outcome
+                if progress is not None:
+                    progress(outcome)
     order = [job["name"] for job, _, _ in jobs]
     report = VerifyReport(
         outcomes=[outcomes[n] for n in order],
