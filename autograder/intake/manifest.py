@@ -15,20 +15,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from exercise_code.submit.layout import NEVER_SUBMITTED
+
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
-JUNK = (
-    "__MACOSX",
-    ".DS_Store",
-    "Thumbs.db",
-    "__pycache__",
-    ".ipynb_checkpoints",
-    ".git",
-    ".venv",
-    "venv",
-    ".pytest_cache",
-    ".mypy_cache",
-    ".ruff_cache",
-)
+JUNK = NEVER_SUBMITTED
 """Names of files and folders that are never part of a submission (skipped with a record)."""
 
 
