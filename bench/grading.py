@@ -26,7 +26,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from autograder.demo_submissions import (  # noqa: E402
+from autograder.demo.submissions import (  # noqa: E402
     MALLORY_BILINEAR,
     MALLORY_CONV,
     MALLORY_INIT,

@@ -21,7 +21,7 @@ import nbformat
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from autograder.notebooks import build_notebook, source_notebooks  # noqa: E402
+from autograder.release.notebooks import build_notebook, source_notebooks  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:

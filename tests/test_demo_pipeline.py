@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from autograder.demo_steps import DemoState, expectations
-from autograder.demo_submissions import ESCAPE_MARKER, escaped_markers, replace_solution
+from autograder.demo.steps import DemoState, expectations
+from autograder.demo.submissions import ESCAPE_MARKER, escaped_markers, replace_solution
 from autograder.errors import AutograderError
 
 MODULE = '''\

@@ -103,7 +103,7 @@ def read_source_text(text: str) -> nbformat.NotebookNode:
     """A percent-script notebook with role tags as an nbgrader notebook (solutions kept)."""
     import jupytext
 
-    from autograder.notebooks.build import convert
+    from autograder.release.notebooks.build import convert
 
     return convert(jupytext.reads(text, fmt="py:percent"), Path("01_mini.py"))[0]
 

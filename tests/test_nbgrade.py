@@ -14,7 +14,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder.nbgrade import (
+from autograder.grading.notebooks import (
     NotebookGradingSettings,
     UnreadableNotebook,
     assemble,
@@ -26,9 +26,9 @@ from autograder.nbgrade import (
     parse_results,
     read_submitted,
 )
-from autograder.nbgrade.execute import CellRecord
-from autograder.nbgrade.score import score_record
-from autograder.nbgrade.source import released_form
+from autograder.grading.notebooks.execute import CellRecord
+from autograder.grading.notebooks.score import score_record
+from autograder.grading.notebooks.source import released_form
 
 SOURCE = """\
 # %% [markdown]
@@ -107,7 +107,7 @@ def student(
     replace: dict[str, str] | None = None,
 ) -> nbformat.NotebookNode:
     """A student's notebook: nbgrader's released form with solutions filled in and edits applied."""
-    from autograder.notebooks import read_source
+    from autograder.release.notebooks import read_source
 
     nb = released_form(read_source(source_dir / "01_synthetic.py")[0])
     cells = []
@@ -258,7 +258,7 @@ def test_settings_are_validated() -> None:
 
 @needs_bwrap
 def test_reference_notebook_earns_every_point(source, source_dir: Path, tmp_path: Path) -> None:
-    from autograder.notebooks import read_source
+    from autograder.release.notebooks import read_source
 
     root = submit(tmp_path, read_source(source_dir / "01_synthetic.py")[0])
     result = grade(source, root)
@@ -365,7 +365,7 @@ def test_escapes_fail_inside_the_sandbox(source, source_dir: Path, tmp_path: Pat
 
 @needs_bwrap
 def test_without_bubblewrap_it_says_not_sandboxed(source, source_dir, tmp_path, monkeypatch) -> None:
-    from autograder.nbgrade import sandbox
+    from autograder.grading.notebooks import sandbox
     from autograder.sandbox import IsolationChoice, detect_isolation
 
     monkeypatch.setattr(sandbox, "detect_isolation", lambda choice: detect_isolation(IsolationChoice.PROCESS))
@@ -388,7 +388,7 @@ def test_missing_and_unreadable_notebooks(source, tmp_path: Path) -> None:
 
 @needs_bwrap
 def test_report_batch_merges_with_suites_and_resumes(source_dir: Path, tmp_path: Path) -> None:
-    from autograder.nbgrade.batch import report_batch
+    from autograder.grading.notebooks.batch import report_batch
 
     subs = tmp_path / "subs"
     for name, add in (("ann", ADD), ("bob", "def add(a, b):\n    return 0\n")):

@@ -18,7 +18,8 @@ import pytest
 from nbgrader.preprocessors import CheckCellMetadata
 from nbgrader.validator import Validator
 
-from autograder.notebooks import (
+from autograder.release.leak import LEAK_MARKERS, find_leaks, secret_lines
+from autograder.release.notebooks import (
     ASSIGNMENT_ID,
     Role,
     generate_student_notebooks,
@@ -26,8 +27,7 @@ from autograder.notebooks import (
     run_nbgrader,
     source_notebooks,
 )
-from autograder.notebooks.nbgrader_release import CODE_STUB
-from autograder.release.leak import LEAK_MARKERS, find_leaks, secret_lines
+from autograder.release.notebooks.nbgrader_release import CODE_STUB
 from autograder.release.package import package_files, release_package
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -8,8 +8,8 @@ import nbformat
 import pytest
 
 from autograder.errors import MarkerError, ReleaseError
-from autograder.notebooks import Role, build_notebooks, generate_student_notebooks, read_source
-from autograder.notebooks.build import main, source_notebooks
+from autograder.release.notebooks import Role, build_notebooks, generate_student_notebooks, read_source
+from autograder.release.notebooks.build import main, source_notebooks
 
 ROOT = Path(__file__).resolve().parent.parent
 

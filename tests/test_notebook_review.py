@@ -1,8 +1,8 @@
 """The notebook review flag comes from the kernel's behaviour, not from names in the student's source.
 
-Planted checks (`autograder.nbgrade.checks`) run in the student's kernel around every test cell; a kernel
-patched to hide failures or fake results gets one wrong, however the patch spells its names. Attacks
-here build every name from pieces, so the source scan (kept as a hint) sees nothing.
+Planted checks (`autograder.grading.notebooks.checks`) run in the student's kernel around every test
+cell; a kernel patched to hide failures or fake results gets one wrong, however the patch spells its
+names. Attacks here build every name from pieces, so the source scan (kept as a hint) sees nothing.
 """
 
 from __future__ import annotations
@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 from test_nbgrade import SOURCE, by_name, grade, needs_bwrap, student, submit
 
-from autograder.nbgrade import load_source
-from autograder.nbgrade.checks import Check, CheckKind, by_position, plan_checks, verdict
-from autograder.nbgrade.execute import CellRecord, NotebookRun
-from autograder.nbgrade.match import GradingCell
+from autograder.grading.notebooks import load_source
+from autograder.grading.notebooks.checks import Check, CheckKind, by_position, plan_checks, verdict
+from autograder.grading.notebooks.execute import CellRecord, NotebookRun
+from autograder.grading.notebooks.match import GradingCell
 from autograder.sandbox.bwrap import WORKER_PARENT
 from autograder.sandbox.pyenv import WORKER_PACKAGE
 
@@ -136,7 +136,7 @@ def test_faked_results_are_flagged(tmp_path: Path) -> None:
         (tmp_path / folder).mkdir()
     (tmp_path / "src" / "01_partial.py").write_text(PARTIAL, encoding="utf-8")
     partial = load_source(tmp_path / "src" / "01_partial.py")
-    from autograder.notebooks import read_source
+    from autograder.release.notebooks import read_source
 
     nb = read_source(tmp_path / "src" / "01_partial.py")[0]
     share = "def share():\n    return 0.0\n"

@@ -17,7 +17,7 @@ import pytest
 from nbgrader.preprocessors import CheckCellMetadata
 from nbgrader.validator import Validator
 
-from autograder.notebooks import build_notebook, source_notebooks
+from autograder.release.notebooks import build_notebook, source_notebooks
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = source_notebooks(ROOT / "notebooks")

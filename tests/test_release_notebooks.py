@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-import autograder.notebooks.nbgrader_release as nbgrader_release
+import autograder.release.notebooks.nbgrader_release as nbgrader_release
 from autograder.errors import LeakError
-from autograder.notebooks.build import build_notebooks
 from autograder.release import notebook_secret_lines, release
+from autograder.release.notebooks.build import build_notebooks
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -24,8 +24,8 @@ import exercise_code.submit.build as submit_build
 from autograder.grading import HIDDEN_DIR, grade_submission
 from autograder.intake import IntakeLimits
 from autograder.intake.manifest import JUNK
-from autograder.notebooks.build import source_notebooks
 from autograder.release import release
+from autograder.release.notebooks.build import source_notebooks
 from autograder.verify import TINY_BUDGET, reference_models
 from autograder.verify.run import SUITE_SUPPORT
 from exercise_code.config import CONFIG, ModelLimits

@@ -31,9 +31,9 @@ def run(args: argparse.Namespace) -> int:
     import dataclasses
 
     from autograder.cli import submissions as find_submissions
-    from autograder.nbgrade import NotebookGradingSettings
-    from autograder.nbgrade.batch import report_batch
-    from autograder.nbgrade.pipeline import NOTEBOOKS_DIR
+    from autograder.grading.notebooks import NotebookGradingSettings
+    from autograder.grading.notebooks.batch import report_batch
+    from autograder.grading.notebooks.pipeline import NOTEBOOKS_DIR
     from autograder.reports import gradebook_table
 
     settings = NotebookGradingSettings()

@@ -76,9 +76,9 @@ def _source_dir(root: Path, relative: str, fallback: Path) -> Path:
 
 def grade(root: Path) -> dict[str, Any]:
     """Grade `ROOT/submission`; returns the merged result (per-submission format)."""
+    from autograder.grading.notebooks.pipeline import NOTEBOOKS_DIR, grade_student
     from autograder.grading.settings import HIDDEN_DIR
-    from autograder.nbgrade.pipeline import NOTEBOOKS_DIR, grade_student
-    from autograder.notebooks.build import source_notebooks
+    from autograder.release.notebooks.build import source_notebooks
 
     notebooks = _source_dir(root, "notebooks", NOTEBOOKS_DIR)
     suites = _source_dir(root, "autograder/hidden", HIDDEN_DIR)

@@ -88,7 +88,7 @@ def merge_results(
     """The merged result of one student: suite tests, then each notebook's tests.
 
     `suite_result` is the hidden-suite result (None when the suites did not run); `notebook_results`
-    come from `autograder.nbgrade.grade_notebooks`. Score, max_score and seconds are recomputed;
+    come from `autograder.grading.notebooks.grade_notebooks`. Score, max_score and seconds are recomputed;
     tampering and notes from notebooks join the message; examples and the log excerpt are kept.
 
     A suite result that is not `graded` (rejected, crashed, timeout, error) still carries the suites'

@@ -193,3 +193,15 @@ def remove_owned_by(owner_pid: int | None = None) -> int:
             remove_dirs([path])
             removed += 1
     return removed
+
+
+_ATTACH = 'while [ "$1" != "--" ]; do echo $$ > "$1" || exit 97; shift; done; shift; exec "$@"'
+"""Shell prologue: put this process into the cgroups named before `--`, then exec the rest."""
+
+
+def in_cgroup(cgroup: WorkerCgroup | None, cmd: list[str]) -> list[str]:
+    """`cmd` started inside `cgroup` (the one hook for every sandboxed process: the grading worker and
+    the notebook runner), so everything it starts is limited too; `cmd` itself when there is none."""
+    if cgroup is None:
+        return cmd
+    return ["/bin/sh", "-c", _ATTACH, "autograder-attach", *cgroup.procs_files, "--", *cmd]

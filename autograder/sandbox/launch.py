@@ -32,7 +32,7 @@ from .bwrap import (
     bwrap_command,
     sandbox_environment,
 )
-from .cgroups import WorkerCgroup
+from .cgroups import WorkerCgroup, in_cgroup
 from .detect import Isolation, IsolationKind
 from .limits import MIB, SandboxLimits
 from .logs import CappedLog, drain
@@ -40,8 +40,6 @@ from .pyenv import WORKER_PACKAGE, WORKER_SOURCE, python_env, worker_argv
 
 log = logging.getLogger(__name__)
 
-_ATTACH = 'while [ "$1" != "--" ]; do echo $$ > "$1" || exit 97; shift; done; shift; exec "$@"'
-"""Shell prologue: put this process into the cgroups named before `--`, then exec the rest."""
 STARTUP_S = 120.0
 """How long a worker may take to import torch and say it is ready (2 busy cores can be slow)."""
 
@@ -130,8 +128,7 @@ class WorkerProcess:
                 ]
             cwd = str(self.workspace / "tmp")
             child_env = sandbox_environment(self.limits.threads, cwd)
-        if self.cgroup is not None:
-            cmd = ["/bin/sh", "-c", _ATTACH, "autograder-attach", *self.cgroup.procs_files, "--", *cmd]
+        cmd = in_cgroup(self.cgroup, cmd)
         try:
             self.proc = subprocess.Popen(
                 cmd,

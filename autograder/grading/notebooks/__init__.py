@@ -1,10 +1,11 @@
 """Notebook grading: student notebooks run in the sandbox (nbclient + kernel inside bubblewrap on a
 private copy), matched to the source by grade_id or content, and scored in the trusted process."""
 
+from autograder.sandbox.notebook import bwrap_available
+
 from .execute import NotebookRun, parse_results, run_notebook
 from .grade import find_submitted, grade_notebook, grade_notebooks
 from .match import Assembly, UnreadableNotebook, assemble, read_submitted
-from .sandbox import bwrap_available
 from .settings import NotebookGradingSettings
 from .source import SourceNotebook, load_source
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from autograder.cli import repo_root
-from autograder.demo_steps import DemoGrading, DemoState
+from autograder.demo.steps import DemoGrading, DemoState
 from autograder.errors import AutograderError
 from autograder.release import release
 from exercise_code.checks import CheckReport, Status
@@ -95,25 +95,25 @@ def step_checks_skeleton(ctx: DemoContext) -> StepResult:
 
 
 def step_generate_data(ctx: DemoContext) -> StepResult:
-    from autograder.demo_steps import generate_data
+    from autograder.demo.steps import generate_data
 
     return StepResult(*generate_data(ctx.settings.source, ctx.grading))
 
 
 def step_build_submissions(ctx: DemoContext) -> StepResult:
-    from autograder.demo_steps import build_submissions
+    from autograder.demo.steps import build_submissions
 
     return StepResult(*build_submissions(ctx.settings.source, ctx.release_dir, ctx.grading, ctx.state))
 
 
 def step_grade(ctx: DemoContext) -> StepResult:
-    from autograder.demo_steps import grade
+    from autograder.demo.steps import grade
 
     return StepResult(*grade(ctx.settings.source, ctx.grading, ctx.state))
 
 
 def step_report(ctx: DemoContext) -> StepResult:
-    from autograder.demo_steps import report
+    from autograder.demo.steps import report
 
     return StepResult(*report(ctx.state))
 
@@ -168,6 +168,3 @@ def main(argv: list[str] | None = None) -> int:
     print("demo: done")
     return 0
 
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -16,8 +16,8 @@ import nbformat
 from nbformat import NotebookNode
 
 from autograder.errors import MarkerError
-from autograder.notebooks.build import Role, read_source
-from autograder.notebooks.nbgrader_release import CODE_STUB
+from autograder.release.notebooks.build import Role, read_source
+from autograder.release.notebooks.nbgrader_release import CODE_STUB
 
 
 def normalise(text: str) -> str:

@@ -201,11 +201,11 @@ def build_notebooks(src_dir: Path, out_dir: Path) -> list[Path]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m autograder.notebooks.build [SRC_DIR [OUT_DIR]]`: build the .ipynb next to the sources."""
+    """`python -m autograder.release.notebooks.build [SRC [OUT]]`: build the .ipynb beside the sources."""
     import sys
 
     args = sys.argv[1:] if argv is None else argv
-    src = Path(args[0]) if args else Path(__file__).resolve().parents[2] / "notebooks"
+    src = Path(args[0]) if args else Path(__file__).resolve().parents[3] / "notebooks"
     out = Path(args[1]) if len(args) > 1 else src
     for path in build_notebooks(src, out):
         sys.stdout.write(f"{path}\n")

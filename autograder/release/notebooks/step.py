@@ -1,7 +1,7 @@
 """Release step 3: the student notebooks, through real `nbgrader generate_assignment`.
 
 The source notebooks under `notebooks/` (jupytext percent scripts with role tags, see
-`autograder.notebooks.build`) are built into a temporary nbgrader course, released by nbgrader
+`autograder.release.notebooks.build`) are built into a temporary nbgrader course, released by nbgrader
 (solutions stripped, hidden tests removed, cells locked) and copied into `<release>/notebooks/`; the
 leak check then scans them like every other file, with the notebooks' own solution and hidden-test
 lines among the secrets (`notebook_secret_lines`).
@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .policy import DEFAULT_POLICY, ReleasePolicy
+from ..policy import DEFAULT_POLICY, ReleasePolicy
 
 NO_NOTEBOOKS = "no notebooks"
 REGIONS = (("### BEGIN SOLUTION", "### END SOLUTION"), ("### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"))
@@ -29,7 +29,7 @@ class NotebookStep:
 
 def source_notebooks(source_dir: Path) -> list[Path]:
     """The source notebooks under `source_dir` (`NN_name.py` percent scripts or `.ipynb`)."""
-    from autograder.notebooks.build import source_notebooks as numbered
+    from autograder.release.notebooks.build import source_notebooks as numbered
 
     return numbered(source_dir) if source_dir.is_dir() else []
 
@@ -79,7 +79,7 @@ def release_notebooks(source_dir: Path, out_dir: Path, *, enabled: bool = True) 
         return NotebookStep(note="skipped (--no-notebooks)")
     if not source_notebooks(source_dir):
         return NotebookStep(note=NO_NOTEBOOKS)
-    from autograder.notebooks.nbgrader_release import generate_student_notebooks
+    from autograder.release.notebooks.nbgrader_release import generate_student_notebooks
 
     written = generate_student_notebooks(source_dir=source_dir, out_dir=out_dir)
     root = out_dir.parent

@@ -13,13 +13,15 @@ import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from autograder.sandbox import IsolationKind, detect_isolation
-from autograder.sandbox.bwrap import SETPRIV, SUBMISSION_DIR, WORKER_PARENT, BwrapPlan, bwrap_command
-from autograder.sandbox.cgroups import WorkerCgroup
-from autograder.sandbox.pyenv import WORKER_PACKAGE, python_env
+from .bwrap import SETPRIV, SUBMISSION_DIR, WORKER_PARENT, BwrapPlan, bwrap_command
+from .cgroups import WorkerCgroup, in_cgroup
+from .detect import IsolationKind, detect_isolation
+from .pyenv import WORKER_PACKAGE, python_env
 
-from .settings import NotebookGradingSettings
+if TYPE_CHECKING:
+    from autograder.grading.notebooks.settings import NotebookGradingSettings
 
 NOFILE = 1024
 MIB = 2**20
@@ -48,13 +50,6 @@ class SandboxRun:
     cgroup: WorkerCgroup | None = None
     workspace: Path | None = None
     """Process mode only: the host scratch folder to remove afterwards."""
-
-    def preexec(self) -> None:
-        """In the child before exec: join the cgroup (so everything it starts is limited too)."""
-        if self.cgroup is not None:
-            for procs in self.cgroup.procs_files:
-                with open(procs, "w") as handle:
-                    handle.write(str(os.getpid()))
 
     def close(self) -> None:
         if self.cgroup is not None:
@@ -123,7 +118,7 @@ def plan_run(grader: Path, submission: Path, settings: NotebookGradingSettings) 
     `grader` must be readable by uid 65534 (it is mounted read-only, or read in place in process mode).
     Raises SandboxUnavailable when `settings.require_sandbox` and bubblewrap cannot be used.
     """
-    from autograder.sandbox import IsolationChoice
+    from .detect import IsolationChoice
 
     choice = IsolationChoice.BUBBLEWRAP if settings.require_sandbox else IsolationChoice.AUTO
     isolation = detect_isolation(choice)
@@ -149,7 +144,7 @@ def plan_run(grader: Path, submission: Path, settings: NotebookGradingSettings) 
             at = argv.index("--remount-ro")
             argv[at:at] = masks
         run = SandboxRun(
-            [*limits, *argv], "/", {"PATH": "/usr/bin:/bin"}, isolation.summary(),
+            in_cgroup(cgroup, [*limits, *argv]), "/", {"PATH": "/usr/bin:/bin"}, isolation.summary(),
             grader_inside, SUBMISSION_DIR, "/tmp", site, cgroup,
         )  # fmt: skip
         return run
@@ -161,7 +156,7 @@ def plan_run(grader: Path, submission: Path, settings: NotebookGradingSettings) 
         uid = str(isolation.run_as_uid)
         drop = [SETPRIV, "--reuid", uid, "--regid", uid, "--clear-groups", "--inh-caps=-all"]
         drop += ["--bounding-set=-all", "--no-new-privs"]
-    argv = [*limits, *drop, python, str(grader / "runner.py")]
+    argv = in_cgroup(cgroup, [*limits, *drop, python, str(grader / "runner.py")])
     env_vars = runner_env(str(workspace), site)
     return SandboxRun(
         argv, str(workspace), env_vars, isolation.summary(), str(grader), str(submission),

@@ -14,7 +14,7 @@ import random
 from dataclasses import dataclass, field
 from enum import Enum
 
-from autograder.notebooks.build import Role
+from autograder.release.notebooks.build import Role
 
 from .execute import CellRecord, NotebookRun
 from .match import GradingCell

@@ -48,7 +48,7 @@ def generate_data(source: Path, settings: DemoGrading) -> tuple[bool, list[str]]
     """Load the digits and draw (and cache) the training and hidden scenes."""
     from exercise_code.data import DigitScenes, hidden_scenes, mnist_subset
 
-    from .demo_models import TRAIN_SCENES
+    from .models import TRAIN_SCENES
 
     start = time.perf_counter()
     images, _ = mnist_subset()
@@ -63,7 +63,7 @@ def generate_data(source: Path, settings: DemoGrading) -> tuple[bool, list[str]]
 def build_submissions(
     source: Path, release: Path | None, settings: DemoGrading, state: DemoState
 ) -> tuple[bool, list[str]]:
-    from .demo_submissions import build_demo_submissions
+    from .submissions import build_demo_submissions
 
     if release is None:
         raise ValueError("the release step must run before the sample submissions are built")
@@ -84,8 +84,8 @@ def grade(source: Path, settings: DemoGrading, state: DemoState) -> tuple[bool, 
     import dataclasses
 
     from autograder.grading import GradeSettings, grade_batch
-    from autograder.nbgrade import NotebookGradingSettings
-    from autograder.nbgrade.batch import report_batch
+    from autograder.grading.notebooks import NotebookGradingSettings
+    from autograder.grading.notebooks.batch import report_batch
     from autograder.sandbox import detect_isolation
 
     out = _out(source, settings) / "grading"
@@ -128,7 +128,7 @@ def expectations(state: DemoState) -> list[tuple[bool, str]]:
 
     from autograder.reports import validate_gradescope
 
-    from .demo_submissions import escaped_markers
+    from .submissions import escaped_markers
 
     by_name = {r["student"]: r for r in state.merged}
     checks: list[tuple[bool, str]] = []

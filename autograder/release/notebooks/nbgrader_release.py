@@ -25,7 +25,7 @@ LOG_TAIL = 4000
 """Characters of nbgrader's log quoted in an error."""
 
 COURSE_CONFIG = """\
-# nbgrader settings of the course kit (written by autograder.notebooks.nbgrader_release).
+# nbgrader settings of the course kit (written by autograder.release.notebooks.nbgrader_release).
 c = get_config()  # noqa: F821
 c.CourseDirectory.course_id = {course_id!r}
 c.CourseDirectory.root = {root!r}

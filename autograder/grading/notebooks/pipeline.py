@@ -19,7 +19,7 @@ from .settings import NotebookGradingSettings
 
 log = logging.getLogger(__name__)
 
-NOTEBOOKS_DIR = Path(__file__).resolve().parents[2] / "notebooks"
+NOTEBOOKS_DIR = Path(__file__).resolve().parents[3] / "notebooks"
 """The instructor's source notebooks of this kit (hidden tests included)."""
 EXAMPLE_CALL_S = 60.0
 

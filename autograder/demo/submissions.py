@@ -15,10 +15,10 @@ from pathlib import Path
 import nbformat
 
 from autograder.errors import AutograderError
-from autograder.nbgrade.source import released_form
-from autograder.notebooks.build import read_source, source_notebooks
+from autograder.grading.notebooks.source import released_form
+from autograder.release.notebooks.build import read_source, source_notebooks
 
-from .demo_models import train_reference_models
+from .models import train_reference_models
 
 log = logging.getLogger(__name__)
 

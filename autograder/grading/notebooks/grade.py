@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from autograder.notebooks.build import Role, source_notebooks
+from autograder.release.notebooks.build import Role, source_notebooks
 
 from .checks import Verdict, by_position, plan_checks, verdict
 from .execute import NotebookRun, run_notebook

@@ -24,7 +24,8 @@ from pathlib import Path
 import nbformat
 from nbformat import NotebookNode
 
-from .sandbox import plan_run
+from autograder.sandbox.notebook import plan_run
+
 from .settings import NotebookGradingSettings
 
 log = logging.getLogger(__name__)
@@ -238,7 +239,6 @@ def run_notebook(
                         cwd=plan.cwd,
                         env=plan.env,
                         start_new_session=True,
-                        preexec_fn=plan.preexec if plan.cgroup is not None else None,
                     )
                 except BaseException:
                     os.close(job_write)

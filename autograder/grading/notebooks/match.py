@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import nbformat
 from nbformat import NotebookNode
 
-from autograder.notebooks.build import KERNELSPEC, Role
+from autograder.release.notebooks.build import KERNELSPEC, Role
 
 from .source import SourceCell, SourceNotebook, content_key
 
