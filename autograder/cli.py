@@ -18,8 +18,10 @@ COMMANDS: dict[str, str] = {
     "submit": "autograder.commands.submit",
     "grade": "autograder.commands.grade",
     "report": "autograder.commands.report",
+    "manual": "autograder.commands.manual",
     "verify": "autograder.commands.verify",
     "doctor": "autograder.commands.doctor",
+    "similarity": "autograder.commands.similarity",
 }
 """Subcommand -> its module, one line each. A command module defines `HELP: str`,
 `add_arguments(parser) -> None` and `run(args) -> int`, and imports its library lazily inside `run`."""

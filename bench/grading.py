@@ -1,108 +1,205 @@
-"""Batch-grading benchmark: 40 submissions through the real hidden suites, --workers 1 then --workers 2.
+"""Grading throughput: a mixed batch graded completely (hidden suites AND notebooks), side by side.
 
-The mix (cycled to --n): the reference, the released skeleton, every wrong solution of `tests/corpus`
-applied to the full package, and adversarial submissions (the demo's malicious package: escape attempts
-at import, a forbidden call, a memory bomb, a crash). Every submission carries the reference models trained
-with the tiny verify budget (cached under build/reference_models/), so the model-quality tests run but
-their scores mean nothing. Notebooks are not part of this bench (`grade_batch` runs the hidden pytest
-suites only; nbgrader grading is timed by the demo).
+The batch (cycled to --n): the demo's five sample students (reference, released skeleton, ben with two
+wrong layers, cara with stripped notebook metadata, mallory's escape attempts and memory bomb), wrong
+solutions from tests/corpus, and one student whose `conv_transpose2d` never returns. Every one carries
+notebooks and models trained for a few seconds, so every stage runs; the scores mean little.
 
-Prints, per worker count, the wall time of the batch, the median seconds per submission (as measured
-inside its grading child) and the wall seconds per submission, then the speed-up.
+Runs, in the same invocation: `--workers 1`, `--workers 2`, `--cluster local:2` (needs the `cluster`
+extra), the floor: `--workers 2` without the sandbox (`--isolation process`: the same child and
+worker processes, no bubblewrap), and `busy`: `--workers 2` again beside 4 CPU-burning processes,
+whose statuses and scores must equal the idle run's. CPU is sampled over the whole process tree
+(psutil, 5 Hz: every child, worker, runner and kernel, sandboxed or not), so it does not depend on who
+reaps whom.
 
-    .venv/bin/python bench/grading.py [--n 40] [--workers 1 2]
+Prints per run: wall time, submissions per minute, CPU-seconds per submission; per stage (from the
+--workers 1 run, where stages do not overlap): CPU-seconds per submission for intake, suites (worker
+start included), examples and notebooks; the sandbox overhead (sandboxed / floor, CPU and wall); and the
+endless-loop student's wall time against the reference's plus two call timeouts.
+
+    .venv/bin/python bench/grading.py [--n 12] [--runs w1 w2 cluster floor busy]
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import shutil
 import statistics
+import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
+from typing import Any
+
+import psutil
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from autograder.demo.submissions import (  # noqa: E402
-    MALLORY_BILINEAR,
-    MALLORY_CONV,
-    MALLORY_INIT,
-    MALLORY_MAX_UNPOOL,
-    _patch,
-)
-from autograder.grading import HIDDEN_DIR, GradeSettings, grade_batch  # noqa: E402
+from autograder.demo.submissions import _patch, build_demo_submissions  # noqa: E402
+from autograder.grading import GradeSettings, SubmissionResult, grade_batch  # noqa: E402
 from autograder.release import release  # noqa: E402
-from autograder.verify.corpus import load_corpus  # noqa: E402
-from autograder.verify.reference_models import TINY_BUDGET, reference_models  # noqa: E402
-from autograder.verify.run import _submission  # noqa: E402
+from autograder.verify.corpus import apply_entry, load_corpus  # noqa: E402
+
+ENDLESS = "while True:\n    pass"
+RUNS = {
+    "w1": {"workers": 1},
+    "w2": {"workers": 2},
+    "cluster": {"cluster": "local:2"},
+    "floor": {"workers": 2, "isolation": "process"},
+    "busy": {"workers": 2, "burners": 4},
+}
+"""Run name -> how it grades (`floor`: no sandbox; `busy`: beside 4 CPU-burning processes)."""
+BURN = "while True:\n    pass\n"
+
+
+class TreeCpu:
+    """CPU seconds of every process below this one, sampled in a thread (a process's last sample counts
+    after it ends; samples 0.2 s apart miss at most the last 0.2 s of each process)."""
+
+    def __init__(self, period: float = 0.2, skip: set[int] = frozenset()) -> None:
+        self.period, self.seen, self.series, self.skip = period, {}, [], skip
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def _loop(self) -> None:
+        me = psutil.Process()
+        while not self._stop.is_set():
+            for proc in me.children(recursive=True):
+                if proc.pid in self.skip:
+                    continue
+                try:
+                    times = proc.cpu_times()
+                    self.seen[(proc.pid, proc.create_time())] = times.user + times.system
+                except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+                    continue
+            own = me.cpu_times()
+            self.series.append((time.time(), sum(self.seen.values()) + own.user + own.system))
+            self._stop.wait(self.period)
+
+    def at(self, t: float) -> float:
+        """Cumulative tree CPU at wall time `t` (the last sample before it)."""
+        before = [cpu for when, cpu in self.series if when <= t]
+        return before[-1] if before else 0.0
+
+    def __enter__(self) -> TreeCpu:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    @property
+    def total(self) -> float:
+        return self.series[-1][1] - self.series[0][1] if self.series else 0.0
 
 
 def build(root: Path, n: int) -> list[Path]:
-    """Write `n` submissions under `root`: reference, skeleton, corpus bugs and adversarial, interleaved."""
+    """`n` submissions under `root`: the demo's five students, corpus bugs and an endless loop, cycled."""
     if root.exists():
         shutil.rmtree(root)
-    models = reference_models(source=REPO, budget=TINY_BUDGET)
-    release(source=REPO, out=root / "release", notebooks=False)
-    bugs = [e for e in load_corpus(REPO / "tests" / "corpus") if e.kind == "bug"]
-    subs: list[Path] = []
-    kinds = ["reference", "skeleton", "bug", "bug", "bug", "adversarial"]
-    bug_index = 0
+    rel = release(source=REPO, out=root / "release", notebooks=False).out
+    demo = build_demo_submissions(source=REPO, release=rel, out=root / "demo", train_seconds=2.0)
+    reference = next(s.path for s in demo if s.name == "reference")
+    endless = root / "endless"
+    shutil.copytree(reference, endless)
+    _patch(endless, "layers/transpose_conv.py", "conv_transpose2d", ENDLESS)
+    bugs = []
+    for entry in [e for e in load_corpus(REPO / "tests" / "corpus") if e.kind == "bug"][:4]:
+        path = root / f"bug-{entry.name}"
+        shutil.copytree(reference, path)
+        apply_entry(path, entry)
+        bugs.append(path)
+    kinds = [*(s.path for s in demo), endless, *bugs]
+    subs = []
     for i in range(n):
-        kind = kinds[i % len(kinds)]
-        if kind == "reference":
-            subs.append(_submission(REPO, models, root / "subs" / f"{i:02d}_reference"))
-        elif kind == "skeleton":
-            subs.append(_submission(root / "release", models, root / "subs" / f"{i:02d}_skeleton"))
-        elif kind == "bug":
-            entry = bugs[bug_index % len(bugs)]
-            bug_index += 1
-            subs.append(_submission(REPO, models, root / "subs" / f"{i:02d}_bug-{entry.name}", entry))
-        else:
-            sub = _submission(REPO, models, root / "subs" / f"{i:02d}_adversarial")
-            init = MALLORY_INIT.replace("{marker}", "bench-escaped")
-            (sub / "exercise_code" / "__init__.py").write_text(init)
-            _patch(sub, "layers/transpose_conv.py", "conv_transpose2d", MALLORY_CONV)
-            _patch(sub, "layers/unpooling.py", "max_unpool2d", MALLORY_MAX_UNPOOL)
-            _patch(sub, "layers/bilinear.py", "bilinear_kernel", MALLORY_BILINEAR)
-            subs.append(sub)
+        path = root / "batch" / f"{i:03d}_{kinds[i % len(kinds)].name}"
+        shutil.copytree(kinds[i % len(kinds)], path)
+        subs.append(path)
     return subs
+
+
+def run(name: str, subs: list[Path], out: Path, settings: GradeSettings) -> dict[str, Any]:
+    """Grade `subs` as run `name` says; returns wall, tree CPU and the results."""
+    how = dict(RUNS[name])
+    isolation = how.pop("isolation", settings.isolation)
+    burners = [subprocess.Popen([sys.executable, "-c", BURN]) for _ in range(how.pop("burners", 0))]
+    shutil.rmtree(out, ignore_errors=True)
+    started = time.monotonic()
+    try:
+        with TreeCpu(skip={p.pid for p in burners}) as cpu:
+            graded = dataclasses.replace(settings, isolation=isolation)
+            summary = grade_batch(subs, out=out, seed=0, settings=graded, **how)
+    finally:
+        for burner in burners:
+            burner.kill()
+            burner.wait()
+    wall = time.monotonic() - started
+    return {"wall": wall, "cpu": cpu.total, "tree": cpu, "results": list(summary.results.values())}
+
+
+def stage_cpu(results: list[SubmissionResult], tree: TreeCpu) -> dict[str, float]:
+    """Mean tree-CPU seconds per submission of each stage (valid when stages do not overlap: 1 worker)."""
+    per: dict[str, list[float]] = {}
+    for result in results:
+        for stage, data in result.stages.items():
+            start = float(data.get("at", 0.0))
+            per.setdefault(stage, []).append(tree.at(start + float(data["wall_s"])) - tree.at(start))
+    return {stage: statistics.mean(values) for stage, values in per.items()}
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--n", type=int, default=40)
-    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--n", type=int, default=12)
+    parser.add_argument("--runs", nargs="+", choices=list(RUNS), default=list(RUNS))
     parser.add_argument("--out", type=Path, default=REPO / "build" / "bench" / "grading")
     args = parser.parse_args(argv)
     start = time.monotonic()
     subs = build(args.out / "input", args.n)
-    print(f"built {len(subs)} submissions in {time.monotonic() - start:.0f} s ({os.cpu_count()} cores)")
-    rows = []
-    for workers in args.workers:
-        out = args.out / f"workers{workers}"
-        shutil.rmtree(out, ignore_errors=True)
-        start = time.monotonic()
-        settings = GradeSettings()
-        summary = grade_batch(subs, out=out, workers=workers, seed=0, suites=HIDDEN_DIR, settings=settings)
-        wall = time.monotonic() - start
-        results = list(summary.results.values())
-        by_kind: dict[str, list[float]] = {}
-        for result in results:
-            kind = result.student.split("_", 1)[1].split("-", 1)[0]
-            by_kind.setdefault(kind, []).append(result.score)
-        statuses = sorted({r.status for r in results})
-        rows.append((workers, wall, statistics.median(r.seconds for r in results), wall / len(subs), by_kind))
-        print(f"workers {workers}: {wall:.0f} s, statuses {statuses}", flush=True)
-    print(f"\n{'workers':>7} {'wall s':>8} {'median s/sub (child)':>21} {'wall s/sub':>11}")
-    for workers, wall, median, per, _ in rows:
-        print(f"{workers:>7} {wall:>8.0f} {median:>21.1f} {per:>11.1f}")
-    if len(rows) >= 2:
-        print(f"speed-up (workers {rows[-1][0]} vs {rows[0][0]}): {rows[0][1] / rows[-1][1]:.2f}x wall")
-    means = {k: round(statistics.mean(v), 1) for k, v in rows[-1][4].items()}
-    print(f"mean score by kind (tiny reference models, so quality points are low): {means}")
+    load = os.getloadavg()[0]
+    print(f"built {len(subs)} submissions in {time.monotonic() - start:.0f} s; {os.cpu_count()} cores, "
+          f"load average {load:.1f} before the runs")  # fmt: skip
+    settings = GradeSettings()
+    rows = {}
+    for name in args.runs:
+        rows[name] = run(name, subs, args.out / name, settings)
+        statuses = sorted({str(r.status) for r in rows[name]["results"]})
+        print(f"{name}: {rows[name]['wall']:.0f} s wall, statuses {statuses}", flush=True)
+    print(f"\n{'run':>8} {'wall s':>8} {'subs/min':>9} {'CPU s/sub':>10} {'wall vs w1':>11}")
+    base = rows.get("w1", next(iter(rows.values())))["wall"]
+    for name, row in rows.items():
+        n = len(row["results"])
+        print(f"{name:>8} {row['wall']:>8.0f} {60 * n / row['wall']:>9.2f} {row['cpu'] / n:>10.1f} "
+              f"{base / row['wall']:>10.2f}x")  # fmt: skip
+    if "w1" in rows:
+        stages = stage_cpu(rows["w1"]["results"], rows["w1"]["tree"])
+        print("CPU-seconds per submission by stage (--workers 1): "
+              + ", ".join(f"{k} {v:.1f}" for k, v in stages.items()))  # fmt: skip
+        correct = [r for r in rows["w1"]["results"] if r.student.endswith("_reference")]
+        if correct:
+            print(f"reference students: {statistics.mean(r.seconds for r in correct):.0f} s wall each")
+    if "w2" in rows and "floor" in rows:
+        w2, floor = rows["w2"], rows["floor"]
+        print(f"sandbox overhead (sandboxed / floor, --workers 2): CPU {w2['cpu'] / floor['cpu']:.2f}x, "
+              f"wall {w2['wall'] / floor['wall']:.2f}x")  # fmt: skip
+    if "w2" in rows and "busy" in rows:
+        idle = {r.student: (str(r.status), r.score) for r in rows["w2"]["results"]}
+        busy = {r.student: (str(r.status), r.score) for r in rows["busy"]["results"]}
+        differ = sorted(s for s in idle if idle[s] != busy.get(s))
+        print(f"beside 4 CPU burners ({rows['busy']['wall'] / rows['w2']['wall']:.2f}x the wall time): "
+              + ("every status and score identical" if not differ else f"DIFFERENT for {differ}: "
+                 + "; ".join(f"{s} {idle[s]} -> {busy.get(s)}" for s in differ)))  # fmt: skip
+    first = rows[next(iter(rows))]["results"]
+    ref = [r.seconds for r in first if r.student.endswith("_reference")]
+    loop = [r.seconds for r in first if r.student.endswith("_endless")]
+    if ref and loop:
+        bound = statistics.mean(ref) + 2 * settings.call_s
+        print(f"endless-loop student: {statistics.mean(loop):.0f} s wall; reference + 2 call timeouts = "
+              f"{bound:.0f} s ({'within' if statistics.mean(loop) <= bound else 'OVER'})")  # fmt: skip
     return 0
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 
@@ -58,6 +59,45 @@ class TimeBudgets:
 
 
 @dataclass(frozen=True)
+class LatePolicy:
+    """Late submissions: a deadline, a grace period, then a deduction per started day and/or a cut-off
+    (docs/lms.md). With `deadline=None` (the default) nothing is late and no score changes."""
+
+    deadline: str | None = None
+    """ISO 8601 date and time with a UTC offset, `"2025-06-01T23:59:00+02:00"`; None = no late policy."""
+    grace_minutes: float = 0.0
+    """Minutes after the deadline that still count as on time; lateness is counted from their end."""
+    penalty_per_day: float = 0.0
+    """Share of the maximum score deducted for each started day late (0.1 = 10 % per day)."""
+    max_penalty: float = 1.0
+    """Cap on the share that `penalty_per_day` deducts in all."""
+    late_days: int | None = None
+    """Started days a submission may be late; one later than that scores 0. None = no cut-off."""
+
+    def __post_init__(self) -> None:
+        self.deadline_at()  # a deadline without an offset is refused here, not at grading time
+        if not self.grace_minutes >= 0:
+            raise ValueError(f"grace_minutes must be >= 0, got {self.grace_minutes}")
+        for name in ("penalty_per_day", "max_penalty"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name} must be a share in [0, 1], got {getattr(self, name)}")
+        if self.late_days is not None and self.late_days < 0:
+            raise ValueError(f"late_days must be >= 0 or None, got {self.late_days}")
+
+    def deadline_at(self) -> datetime | None:
+        """The deadline as an aware datetime (None without a policy)."""
+        if self.deadline is None:
+            return None
+        try:
+            at = datetime.fromisoformat(self.deadline)
+        except (TypeError, ValueError):
+            raise ValueError(f"deadline must be an ISO 8601 date-time, got {self.deadline!r}") from None
+        if at.utcoffset() is None:
+            raise ValueError(f"deadline needs a UTC offset (e.g. +02:00 or Z), got {self.deadline!r}")
+        return at
+
+
+@dataclass(frozen=True)
 class AssignmentConfig:
     """Everything that is a rule of the assignment."""
 
@@ -82,6 +122,8 @@ class AssignmentConfig:
     """Address-space limit of the sandboxed worker."""
     model_names: tuple[str, ...] = ("segmentation", "autoencoder", "classifier")
     """Models a submission holds, each as `models/<name>.pt` + `models/<name>.json`."""
+    late: LatePolicy = field(default_factory=LatePolicy)
+    """Deadline and late penalty; the default has no deadline."""
 
     def limits_for(self, model_name: str) -> ModelLimits:
         """The limits of a submitted model (the classifier is the fine-tuned encoder: autoencoder limits)."""

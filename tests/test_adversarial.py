@@ -20,7 +20,7 @@ from grading_helpers import (
     zip_tree,
 )
 
-from autograder.grading import GradeSettings, grade_batch
+from autograder.grading import GradeSettings, Part, grade_batch
 from autograder.intake import Manifest
 from autograder.intake.manifest import file_sha256
 from autograder.sandbox import IsolationChoice, IsolationKind, detect_isolation
@@ -216,7 +216,9 @@ def adversarial(tmp_path_factory):
     settings = GradeSettings(
         call_s=5, submission_s=90, keep_work=True, isolation=IsolationChoice.BUBBLEWRAP, message_chars=4000
     )
-    summary = grade_batch(submissions, out=out, workers=2, seed=0, suites=suite, settings=settings)
+    summary = grade_batch(
+        submissions, out=out, workers=2, seed=0, parts=(Part.SUITES,), suites=suite, settings=settings
+    )
     try:
         listener.accept()
         accepted = True

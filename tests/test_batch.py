@@ -15,8 +15,9 @@ from pathlib import Path
 import pytest
 from grading_helpers import base_files, processes_mentioning, write_tree, zip_tree
 
-from autograder.grading import GradeSettings, SubmissionResult, find_submissions, grade_batch
-from autograder.grading.batch import _done, plan_jobs
+from autograder.grading import ALL_PARTS, GradeSettings, Part, SubmissionResult, find_submissions, grade_batch
+from autograder.grading.batch import plan_jobs
+from autograder.grading.store import ResultStore
 from autograder.sandbox import IsolationChoice, detect_isolation
 
 REPO = Path(__file__).resolve().parent.parent
@@ -131,6 +132,7 @@ BUGGY = (
 SLOW = GOOD.replace('def slow(): return "done"', "def slow():\n    time.sleep(1000)")
 BUDGET = GOOD.replace("def nap(): return None", "def nap():\n    time.sleep(5)")
 SETTINGS = GradeSettings(call_s=4, submission_s=60, keep_work=True)
+SUITES = (Part.SUITES,)
 
 
 @pytest.fixture(scope="module")
@@ -156,6 +158,7 @@ def batch(tmp_path_factory, suite):
         out=out,
         workers=2,
         seed=7,
+        parts=SUITES,
         suites=suite,
         settings=SETTINGS,
         on_result=lambda r, s: seen.append(s),
@@ -229,12 +232,14 @@ def test_grader_crash_and_rejection_do_not_stop_the_batch(batch):
 def test_resume_skips_finished_and_regrades_changed(batch, suite):
     summary, out, paths, _ = batch
     before = {p.name: p.stat().st_mtime_ns for p in (out / "results").iterdir()}
-    again = grade_batch(paths, out=out, workers=2, seed=7, suites=suite, settings=SETTINGS)
+    again = grade_batch(paths, out=out, workers=2, seed=7, parts=SUITES, suites=suite, settings=SETTINGS)
     assert again.graded == 0 and again.resumed == 5 and again.seconds < 10
     assert {p.name: p.stat().st_mtime_ns for p in (out / "results").iterdir()} == before
     job = plan_jobs([paths[0]])[0]
-    assert _done(out / "results" / "good.json", job, seed=7) is not None
-    assert _done(out / "results" / "good.json", job, seed=8) is None  # another seed regrades
+    store = ResultStore(out / "results")
+    assert store.done(job, seed=7, parts=SUITES) is not None
+    assert store.done(job, seed=8, parts=SUITES) is None  # another seed regrades
+    assert store.done(job, seed=7, parts=ALL_PARTS) is None  # so do parts not graded yet
 
 
 def test_find_submissions_expands_folders(batch, tmp_path):
@@ -256,7 +261,7 @@ def test_kill_9_of_the_batch_resumes_without_loss(suite, tmp_path):
         write_tree(subs / name, base_files(GOOD))
     out = tmp_path / "out"
     args = [sys.executable, "-m", "autograder", "grade", str(subs), "--out", str(out), "--workers", "1"]
-    args += ["--suites", str(suite), "--call-timeout", "4", "--submission-timeout", "60"]
+    args += ["--suites", str(suite), "--parts", "suites", "--call-timeout", "4", "--submission-timeout", "60"]
     proc = subprocess.Popen(args, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     first = out / "results" / "a.json"
     deadline = time.monotonic() + 90
@@ -283,7 +288,7 @@ def test_budget_stops_remaining_tests_and_process_isolation_is_reported(suite, t
     write_tree(tmp_path / "subs" / "budget", base_files(BUDGET))
     settings = GradeSettings(call_s=6, submission_s=8, isolation=IsolationChoice.PROCESS)
     summary = grade_batch(
-        [tmp_path / "subs" / "budget"], out=tmp_path / "out", suites=suite, settings=settings
+        [tmp_path / "subs" / "budget"], out=tmp_path / "out", parts=SUITES, suites=suite, settings=settings
     )
     result = summary.results["budget"]
     assert result.isolation == "process" and "NOT SANDBOXED" in result.isolation_note

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from autograder.cli import main, submissions
-from autograder.grading import HIDDEN_DIR, GradeSettings, grade_submission, load_rubric
+from autograder.grading import HIDDEN_DIR, GradeSettings, grade_student, load_rubric
 from autograder.grading.batch import NOT_A_SUBMISSION, scan_submissions
 from autograder.grading.rubric import rubric_total
 from autograder.reports import merge_results
@@ -88,21 +88,23 @@ def test_verify_bad_scale_is_a_usage_error(scale, message, verify_calls, capsys)
 
 def test_rejected_zip_has_the_full_maximum_in_every_report(tmp_path, capsys):
     subs, out = tmp_path / "subs", tmp_path / "out"
-    _kit(subs / "good")
+    subs.mkdir()
     evil = _zip_slip(subs.joinpath("evil.zip"))
-    rejected = grade_submission(evil, out=out, settings=GradeSettings(isolation="process"))
-    assert rejected.status == "rejected" and not rejected.tests
+    rejected = grade_student(evil, out=out, settings=GradeSettings(isolation="process"))
+    assert rejected.status == "rejected"
+    on_notebooks = [t for t in rejected.to_dict()["tests"] if t["part"].startswith("notebook:")]
+    assert on_notebooks and {t["status"] for t in on_notebooks} == {"missing"}
     rejected.write(out / "results" / "evil.json")
     rubric = load_rubric(HIDDEN_DIR / "rubric.toml")
     tests = [
         {"name": key, "part": e.part, "concept": e.concept, "points": e.points, "max_points": e.points,
          "status": "passed", "message": "", "seconds": 0.1}
         for key, e in rubric.items()
-    ]  # fmt: skip
+    ] + [dict(t, status="passed", points=t["max_points"]) for t in on_notebooks]  # fmt: skip
     good = {"student": "good", "status": "graded", "score": 0.0, "max_score": 0.0, "tests": tests}
     (out / "results" / "good.json").write_text(json.dumps(good))
 
-    assert main(["report", str(subs), "--out", str(out)]) == 0
+    assert main(["report", str(out)]) == 0
     capsys.readouterr()
     maxima, notebooks = {}, {}
     for student in ("good", "evil"):
@@ -150,7 +152,7 @@ def test_merge_fills_a_rejected_suite_result_from_the_batch_or_as_one_lump():
 # --- 3. --workers 0 is a usage error ---------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("command", ["grade", "report", "verify"])
+@pytest.mark.parametrize("command", ["grade", "verify"])
 @pytest.mark.parametrize(
     "value, message", [("0", "must be at least 1, got 0"), ("two", "expected a whole number, got 'two'")]
 )
@@ -193,7 +195,7 @@ def test_cli_prints_each_skipped_path(tmp_path, capsys):
     assert capsys.readouterr().err == f"skipped {subs / 'notes.txt'}: {NOT_A_SUBMISSION}\n"
 
 
-@pytest.mark.parametrize("command", ["grade", "report"])
+@pytest.mark.parametrize("command", ["grade"])
 def test_nothing_to_grade_exits_1(command, tmp_path, capsys):
     (tmp_path / "notes.txt").write_text("x")
     (tmp_path / "empty").mkdir()
@@ -205,7 +207,7 @@ def test_nothing_to_grade_exits_1(command, tmp_path, capsys):
     assert "nothing to grade in" in _one_error_line(err, command)
 
 
-@pytest.mark.parametrize("command", ["grade", "report"])
+@pytest.mark.parametrize("command", ["grade"])
 def test_a_missing_submission_path_is_a_usage_error(command, tmp_path, capsys):
     assert main([command, str(tmp_path / "nope.zip"), "--out", str(tmp_path / "out")]) == 2
     err = capsys.readouterr().err
@@ -216,10 +218,12 @@ def test_a_missing_submission_path_is_a_usage_error(command, tmp_path, capsys):
 
 
 def test_report_without_grade_results_exits_1(tmp_path, capsys):
-    sub = _kit(tmp_path / "ann")
-    assert main(["report", str(sub), "--out", str(tmp_path / "out"), "--no-notebooks"]) == 1
+    assert main(["report", str(tmp_path / "nope")]) == 2
+    assert f"{tmp_path / 'nope'} does not exist" in capsys.readouterr().err
+    (tmp_path / "out").mkdir()
+    assert main(["report", str(tmp_path / "out")]) == 1
     line = _one_error_line(capsys.readouterr().err, "report")
-    assert "no hidden-suite results in" in line and "autograder grade" in line
+    assert "no results in" in line and "autograder grade" in line
 
 
 def test_export_into_a_folder_or_below_a_file_is_a_usage_error(tmp_path, capsys):

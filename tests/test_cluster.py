@@ -30,6 +30,8 @@ from autograder.grading.secret import write_key  # noqa: E402
 from autograder.sandbox import IsolationChoice  # noqa: E402
 
 DASK = Path(sys.executable).with_name("dask")
+WORKERS_START_S = 300
+"""How long a (re)started Dask worker may take to arrive: a guard, it returns as soon as they are there."""
 
 SUITE = """
 import torch
@@ -161,7 +163,7 @@ def test_cluster_gives_the_same_results_as_local(client, subs, suite, key_file, 
 
 
 def test_a_killed_worker_has_its_task_rerun(client, subs, suite, key_file, tmp_path):
-    client.wait_for_workers(2, timeout=60)
+    client.wait_for_workers(2, timeout=WORKERS_START_S)
     worker_pids = set(client.run(os.getpid).values())
     killed: list[tuple[int, int]] = []
 
@@ -192,12 +194,12 @@ def test_a_killed_worker_has_its_task_rerun(client, subs, suite, key_file, tmp_p
             break
         time.sleep(0.1)
     assert _parent(child) is None
-    client.wait_for_workers(2, timeout=60)
+    client.wait_for_workers(2, timeout=WORKERS_START_S)
     assert worker not in client.run(os.getpid).values()  # the nanny started a fresh one
 
 
 def test_a_submission_that_kills_every_worker_ends_crashed(client, subs, suite, key_file, tmp_path):
-    client.wait_for_workers(2, timeout=60)
+    client.wait_for_workers(2, timeout=WORKERS_START_S)
     client.register_plugin(KillOnStart("killer"), name="kill-on-start")
     try:
         summary = _grade(
@@ -214,7 +216,7 @@ def test_a_submission_that_kills_every_worker_ends_crashed(client, subs, suite, 
     assert f"killed its Dask worker {ALLOWED_FAILURES + 1} times" in crashed.message
     assert SubmissionResult.load(tmp_path / "out" / "results" / "killer.json").status == "crashed"
     assert summary.results["good"].status == "graded" and summary.results["good"].score == GOOD_SCORE
-    client.wait_for_workers(2, timeout=60)
+    client.wait_for_workers(2, timeout=WORKERS_START_S)
 
 
 class _Stop(Exception):
@@ -248,7 +250,7 @@ def test_an_interrupted_batch_resends_only_unfinished(client, subs, suite, key_f
 
 
 def test_a_worker_that_cannot_sandbox_gives_an_unstored_error(client, subs, suite, key_file, tmp_path):
-    client.wait_for_workers(2, timeout=60)
+    client.wait_for_workers(2, timeout=WORKERS_START_S)
     paths = client.run(lambda: os.environ["PATH"])
     client.run(lambda: os.environ.__setitem__("PATH", "/nonexistent"))  # no bwrap on these workers
     try:
@@ -286,7 +288,7 @@ def test_scheduler_and_workers_started_with_the_dask_cli(subs, suite, key_file, 
             args = [DASK, "worker", address, "--nworkers", "1", "--nthreads", "1", "--no-dashboard"]
             procs.append(subprocess.Popen([*args, "--local-directory", str(tmp_path)], **common))
         with distributed.Client(address, timeout=60) as client:
-            client.wait_for_workers(2, timeout=90)
+            client.wait_for_workers(2, timeout=WORKERS_START_S)
         out = tmp_path / "out"
         args = ["grade", str(subs["good"]), "--out", str(out), "--cluster", address]
         args += ["--suites", str(suite), "--seed", "5", "--secret-file", str(key_file)]

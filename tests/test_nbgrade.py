@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import json
+import shutil
 from pathlib import Path
 
 import nbformat
@@ -321,6 +322,27 @@ def test_infinite_loop_times_out_that_cell_only(source, source_dir: Path, tmp_pa
 
 
 @needs_bwrap
+@pytest.mark.parametrize(
+    "body, status, says",
+    [
+        ("time.sleep(2.5 if x == 2 else 0)", "passed", ""),  # waits 2.5 s past a 1 s limit: no CPU used
+        ("while x == 2:\n        pass", "timeout", "more than 1 s of CPU time"),
+        ("time.sleep(60 if x == 2 else 0)", "timeout", "the wall-clock guard"),
+    ],
+    ids=["waiting-is-not-computing", "cpu-limit", "wall-clock-guard"],
+)
+def test_cell_limit_is_cpu_time_with_a_wall_clock_guard(source, source_dir, tmp_path, body, status, says):
+    """A loaded machine makes a cell wait, not compute: only CPU time decides a `timeout`; the wall
+    clock (limit x wall_factor) is the guard for a cell that waits for ever."""
+    settings = NotebookGradingSettings(cell_timeout_s=1, wall_factor=5, budget_s=60, interrupt_grace_s=5)
+    scale = f"import time\ndef scale(x):\n    {body}\n    return 2 * x\n"
+    tests = by_name(grade(source, submit(tmp_path, student(source_dir, scale=scale)), settings=settings))
+    assert tests["test_scale"]["status"] == status, tests["test_scale"]["message"]
+    assert says in tests["test_scale"]["message"]
+    assert tests["test_add"]["status"] == "passed" and tests["test_last"]["status"] == "passed"
+
+
+@needs_bwrap
 def test_kernel_death_crashes_the_rest_of_that_notebook_only(source_dir: Path, tmp_path: Path) -> None:
     root = submit(tmp_path, student(source_dir, scale="import os\ndef scale(x):\n    os._exit(1)\n"))
     other = copy.deepcopy(student(source_dir))
@@ -365,8 +387,8 @@ def test_escapes_fail_inside_the_sandbox(source, source_dir: Path, tmp_path: Pat
 
 @needs_bwrap
 def test_without_bubblewrap_it_says_not_sandboxed(source, source_dir, tmp_path, monkeypatch) -> None:
-    from autograder.grading.notebooks import sandbox
     from autograder.sandbox import IsolationChoice, detect_isolation
+    from autograder.sandbox import notebook as sandbox
 
     monkeypatch.setattr(sandbox, "detect_isolation", lambda choice: detect_isolation(IsolationChoice.PROCESS))
     add = "def add(a, b):\n    import exercise_code  # the grader's editable install must not leak in\n"
@@ -387,8 +409,12 @@ def test_missing_and_unreadable_notebooks(source, tmp_path: Path) -> None:
 
 
 @needs_bwrap
-def test_report_batch_merges_with_suites_and_resumes(source_dir: Path, tmp_path: Path) -> None:
-    from autograder.grading.notebooks.batch import report_batch
+def test_one_batch_grades_notebooks_resumes_and_reports_without_running_code(
+    source_dir: Path, tmp_path: Path
+) -> None:
+    from autograder.cli import main
+    from autograder.grading import GradeSettings, grade_batch
+    from autograder.reports import stored_results
 
     subs = tmp_path / "subs"
     for name, add in (("ann", ADD), ("bob", "def add(a, b):\n    return 0\n")):
@@ -397,23 +423,32 @@ def test_report_batch_merges_with_suites_and_resumes(source_dir: Path, tmp_path:
         nb = json.dumps(student(source_dir, add=add))
         (subs / name / "notebooks" / "01_synthetic.ipynb").write_text(nb, encoding="utf-8")
     out = tmp_path / "out"
-    (out / "results").mkdir(parents=True)
-    suite = {"student": "ann", "status": "graded", "tests": [
-        {"name": "t", "part": "layers", "concept": "c", "points": 1.0, "max_points": 1.0, "status": "passed"}
-    ]}  # fmt: skip
-    (out / "results" / "ann.json").write_text(json.dumps(suite))
     folders = [subs / "ann", subs / "bob"]
     seen: list[tuple[str, bool]] = []
-    merged, paths = report_batch(
-        folders, out=out, notebooks=source_dir, workers=2, settings=FAST,
-        on_result=lambda record, resumed: seen.append((record["student"], resumed)),
+    options = dict(out=out, parts=("notebooks",), notebooks=source_dir, notebook_settings=FAST)
+    grade_batch(
+        folders, workers=2, settings=GradeSettings(submission_s=120), **options,
+        on_result=lambda result, resumed: seen.append((result.student, resumed)),
     )  # fmt: skip
     assert sorted(seen) == [("ann", False), ("bob", False)]
-    ann, bob = merged
-    assert (ann["score"], ann["max_score"]) == (1.0 + 6.0, 1.0 + 12.0), "02_second is missing: 0 / 6"
+    ann, bob = stored_results(out)
+    assert (ann["score"], ann["max_score"]) == (6.0, 12.0), "02_second is missing: 0 / 6"
     assert (bob["score"], bob["max_score"]) == (3.0, 12.0)
-    assert ann["tests"][0]["name"] == "t" and bob["status"] == "graded"
-    assert paths.grades_csv.is_file() and len(paths.feedback_html) == 2
+    assert ann["parts"] == ["notebooks"] and bob["status"] == "graded"
+    assert set(ann["stages"]) == {"intake", "notebooks"} and ann["stages"]["notebooks"]["cpu_s"] > 0
     seen.clear()
-    report_batch(folders, out=out, notebooks=source_dir, on_result=lambda r, resumed: seen.append(resumed))
+    grade_batch(folders, on_result=lambda r, resumed: seen.append(resumed), **options)
     assert seen == [True, True], "an unchanged submission is not graded again"
+    ann_file = out / "results" / "ann.json"
+    before = ann_file.stat().st_mtime_ns
+    nb = json.dumps(student(source_dir, add=ADD))  # bob fixes add(): regrade him alone
+    (subs / "bob" / "notebooks" / "01_synthetic.ipynb").write_text(nb, encoding="utf-8")
+    again = grade_batch(folders, only=["bob"], **options)
+    assert list(again.results) == ["bob"] and again.results["bob"].score == 6.0
+    assert ann_file.stat().st_mtime_ns == before, "the others are not touched"
+    (old,) = (out / "results" / "history").glob("bob.*.json")
+    assert json.loads(old.read_text())["score"] == 3.0, "the previous result is kept for the record"
+    for folder in folders:  # the report reads stored results only: the submissions may be gone
+        shutil.rmtree(folder)
+    assert main(["report", str(out)]) == 0
+    assert (out / "reports" / "grades.csv").read_text().count("\n") == 3

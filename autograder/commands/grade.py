@@ -1,4 +1,5 @@
-"""`autograder grade SUBMISSIONS... --out DIR --workers N [--seed S]`: sandboxed, parallel, resumable."""
+"""`autograder grade SUBMISSIONS... --out DIR [--workers N] [--parts suites,notebooks]`: every student in
+one pass (hidden suites, notebooks, feedback examples), sandboxed, parallel, resumable; then the reports."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import argparse
 import sys
 from pathlib import Path
 
-HELP = "grade submissions (zips or folders) in parallel sandboxes; re-running resumes"
+HELP = "grade submissions (suites and notebooks) in parallel sandboxes, then write the reports; resumable"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -26,14 +27,31 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="hex key that fixes the hidden scenes and digits (default: drawn once into OUT/.hidden-key)",
     )
+    parser.add_argument(
+        "--parts",
+        type=_parts,
+        default=None,
+        help="what to grade, comma-separated: suites, notebooks (default: both)",
+    )
+    parser.add_argument(
+        "--only",
+        type=lambda text: [s for s in text.split(",") if s],
+        default=None,
+        help="regrade just these students (comma-separated ids), even when they have a result; the "
+        "previous result is kept in OUT/results/history/",
+    )
     parser.add_argument("--suites", type=Path, default=None, help="hidden suites folder (default: built in)")
+    parser.add_argument(
+        "--notebooks", type=Path, default=None, help="source notebooks folder (default: the kit's)"
+    )
     parser.add_argument("--rubric", type=Path, default=None, help="rubric.toml (default: in the suites)")
     parser.add_argument(
         "--forbidden", type=Path, default=None, help="forbidden.toml (default: in the suites)"
     )
     parser.add_argument("--hidden-data", type=Path, default=None, help="trusted-only data folder")
     parser.add_argument("--isolation", choices=["auto", "bubblewrap", "process"], default="auto")
-    parser.add_argument("--call-timeout", type=float, default=None, help="seconds per sandbox call")
+    parser.add_argument("--call-timeout", type=float, default=None, help="CPU seconds per sandbox call")
+    parser.add_argument("--cell-timeout", type=float, default=None, help="seconds per notebook cell")
     parser.add_argument("--submission-timeout", type=float, default=None, help="seconds per submission")
     parser.add_argument("--keep-work", action="store_true", help="keep the extracted submissions")
     parser.add_argument(
@@ -46,6 +64,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--gpu", action="store_true", help="with --cluster: only on workers started with --resources GPU=1"
     )
+    from autograder.commands.report import add_report_options
+
+    add_report_options(parser)
+
+
+def _parts(text: str) -> tuple:
+    """argparse type of --parts: the library's check, as a usage error."""
+    from autograder.grading.student import parse_parts
+
+    try:
+        return parse_parts(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _cluster(text: str) -> str:
@@ -65,7 +96,9 @@ def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from autograder.cli import submissions as find_submissions
-    from autograder.grading import HIDDEN_DIR, GradeSettings, grade_batch
+    from autograder.commands.report import print_reports
+    from autograder.grading import ALL_PARTS, HIDDEN_DIR, NOTEBOOKS_DIR, GradeSettings, grade_batch
+    from autograder.grading.notebooks import NotebookGradingSettings
     from autograder.sandbox import detect_isolation
 
     settings = GradeSettings(isolation=args.isolation, keep_work=args.keep_work)
@@ -73,6 +106,9 @@ def run(args: argparse.Namespace) -> int:
         settings = dataclasses.replace(settings, call_s=args.call_timeout)
     if args.submission_timeout:
         settings = dataclasses.replace(settings, submission_s=args.submission_timeout)
+    notebook_settings = NotebookGradingSettings()
+    if args.cell_timeout:
+        notebook_settings = dataclasses.replace(notebook_settings, cell_timeout_s=args.cell_timeout)
     submissions = find_submissions(args.submissions)
     if args.cluster:
         print(f"grading on the Dask cluster {args.cluster}; each result names its isolation", file=sys.stderr)
@@ -90,7 +126,10 @@ def run(args: argparse.Namespace) -> int:
             out=args.out,
             workers=args.workers,
             seed=args.seed,
+            parts=args.parts or ALL_PARTS,
             suites=args.suites or HIDDEN_DIR,
+            notebooks=args.notebooks or NOTEBOOKS_DIR,
+            notebook_settings=notebook_settings,
             rubric=args.rubric,
             forbidden=args.forbidden,
             hidden_data=args.hidden_data,
@@ -99,11 +138,11 @@ def run(args: argparse.Namespace) -> int:
             secret_file=args.secret_file,
             cluster=args.cluster,
             gpu=args.gpu,
+            only=args.only,
         )
     finally:
         bar.close()
-    for student, result in sorted(summary.results.items()):
-        print(f"{student:<30} {result.status:<9} {result.score:g}/{result.max_score:g}")
+    print_reports(args, args.out)
     print(
         f"{summary.graded} graded, {summary.resumed} resumed in {summary.seconds:.1f} s; "
         f"results in {args.out / 'results'}"

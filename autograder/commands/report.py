@@ -1,61 +1,71 @@
-"""`autograder report SUBMISSIONS... --out DIR`: grade the notebooks (sandboxed, parallel, resumable), merge
-them with the hidden-suite results of `autograder grade` in DIR/results, and write every report."""
+"""`autograder report DIR [--roster FILE] [--timestamps FILE]`: every report from the results that
+`autograder grade` stored in DIR/results.
+
+Runs no student code: reports can be rewritten at any time (after a regrade, hand-graded points, with a
+roster) in seconds.
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
-HELP = "grade the notebooks, merge with `autograder grade` results, write results.json/CSV/HTML reports"
+FEEDBACK_LINES = 20
+"""Up to this many students, each feedback page's path is printed; beyond, the folder."""
+HELP = "write the reports and gradebook exports from the stored results of `autograder grade` (runs no code)"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from autograder.cli import existing_path, output_dir, positive_int
+    from autograder.cli import existing_path
+
+    parser.add_argument("out", type=existing_path, help="the folder `autograder grade --out` wrote")
+    add_report_options(parser)
+
+
+def add_report_options(parser: argparse.ArgumentParser) -> None:
+    """The options `grade` and `report` share: what the gradebook exports need."""
+    from autograder.cli import existing_path
 
     parser.add_argument(
-        "submissions", nargs="+", type=existing_path, help="the same zips/folders given to `grade`"
+        "--roster", type=existing_path, default=None, help="CSV: student -> LMS ids (docs/lms.md)"
     )
-    parser.add_argument("--out", type=output_dir, required=True, help="the folder `autograder grade` wrote")
     parser.add_argument(
-        "--workers", type=positive_int, default=1, help="submissions whose notebooks run at once"
+        "--timestamps",
+        type=existing_path,
+        default=None,
+        help="CSV student,submitted_at for the late policy (default: the newest date inside each zip)",
     )
-    parser.add_argument("--seed", type=int, default=0, help="the grading seed used by `grade`")
-    parser.add_argument(
-        "--notebooks", type=existing_path, default=None, help="source notebooks (default: the kit's)"
-    )
-    parser.add_argument("--no-notebooks", action="store_true", help="only merge and report")
-    parser.add_argument("--cell-timeout", type=float, default=None, help="seconds per notebook cell")
+    parser.add_argument("--assignment", default=None, help="assignment name in the LMS gradebooks")
+
+
+def print_reports(args: argparse.Namespace, out: Path) -> None:
+    """Build every report of `out` and print the gradebook, the paths and any roster problems."""
+    from autograder.reports import gradebook_table
+    from autograder.reports.build import build_reports
+
+    built = build_reports(out, roster=args.roster, timestamps=args.timestamps, assignment=args.assignment)
+    print(gradebook_table(built.results))
+    pages = built.paths.feedback_html
+    if len(pages) <= FEEDBACK_LINES:
+        for student in sorted(pages):
+            print(f"{student}: {pages[student]}")
+    else:
+        print(f"feedback pages: {built.paths.grades_csv.parent / 'students'}/<student>/feedback.html")
+    print(f"grades: {built.paths.grades_csv}\nclass summary: {built.paths.summary_html}")
+    exports = [built.lms.canvas_csv, built.lms.moodle_csv, built.lms.nbgrader_csv]
+    print("gradebook exports: " + ", ".join(str(p) for p in exports if p is not None))
+    for problem in built.lms.problems:
+        print(f"roster: {problem}", file=sys.stderr)
+    unreadable = [r["student"] for r in built.results if "cannot be read" in str(r.get("message", ""))]
+    if unreadable:
+        print(f"unreadable stored results (scored 0): {', '.join(unreadable)}", file=sys.stderr)
 
 
 def run(args: argparse.Namespace) -> int:
-    import dataclasses
+    from autograder.errors import GradingError
 
-    from autograder.cli import submissions as find_submissions
-    from autograder.grading.notebooks import NotebookGradingSettings
-    from autograder.grading.notebooks.batch import report_batch
-    from autograder.grading.notebooks.pipeline import NOTEBOOKS_DIR
-    from autograder.reports import gradebook_table
-
-    settings = NotebookGradingSettings()
-    if args.cell_timeout:
-        settings = dataclasses.replace(settings, cell_timeout_s=args.cell_timeout)
-
-    def progress(record: dict, resumed: bool) -> None:
-        tests = sum(len(n["tests"]) for n in record["notebooks"])
-        again = " (resumed)" if resumed else ""
-        print(f"notebooks of {record['student']}: {tests} tests{again}", file=sys.stderr)
-
-    merged, paths = report_batch(
-        find_submissions(args.submissions),
-        out=args.out,
-        notebooks=None if args.no_notebooks else (args.notebooks or NOTEBOOKS_DIR),
-        workers=args.workers,
-        seed=args.seed,
-        settings=settings,
-        on_result=progress,
-    )
-    print(gradebook_table(merged))
-    print(f"grades: {paths.grades_csv}\nclass summary: {paths.summary_html}")
-    for student in sorted(paths.feedback_html):
-        print(f"{student}: {paths.feedback_html[student]}  {paths.results_json[student]}")
+    if not args.out.is_dir():
+        raise GradingError(f"{args.out} is not a folder: give the --out folder of `autograder grade`")
+    print_reports(args, args.out)
     return 0

@@ -127,7 +127,7 @@ STEPS: list[tuple[str, Callable[[DemoContext], StepResult]]] = [
         "build the sample submissions (reference with briefly trained models, skeleton, buggy, malicious)",
         step_build_submissions,
     ),
-    ("grade them in parallel in the sandbox: hidden suites, then notebooks", step_grade),
+    ("grade them in one pass, in parallel, in the sandbox: hidden suites, notebooks, examples", step_grade),
     ("gradebook and reports", step_report),
 ]
 """The demo, in order: (title, step). Append grading steps here."""

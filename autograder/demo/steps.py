@@ -80,12 +80,13 @@ def build_submissions(
 
 
 def grade(source: Path, settings: DemoGrading, state: DemoState) -> tuple[bool, list[str]]:
-    """Hidden suites (`grade_batch`), then notebooks and reports (`report_batch`), both in parallel."""
+    """Every sample submission in one pass (`grade_batch`: hidden suites, notebooks, examples), in
+    parallel; then the reports from the stored results, as `autograder grade` does."""
     import dataclasses
 
     from autograder.grading import GradeSettings, grade_batch
     from autograder.grading.notebooks import NotebookGradingSettings
-    from autograder.grading.notebooks.batch import report_batch
+    from autograder.reports import stored_results, write_reports
     from autograder.sandbox import detect_isolation
 
     out = _out(source, settings) / "grading"
@@ -96,24 +97,21 @@ def grade(source: Path, settings: DemoGrading, state: DemoState) -> tuple[bool, 
     lines = [f"isolation: {detect_isolation(grade_settings.isolation).summary()}"]
     start = time.perf_counter()
 
-    def suites_done(result: Any, resumed: bool) -> None:
+    def done(result: Any, resumed: bool) -> None:
+        notebook = sum(t.max_points for t in result.tests if t.part.startswith("notebook:"))
+        earned = sum(t.points for t in result.tests if t.part.startswith("notebook:"))
+        suites = result.max_score - notebook
         lines.append(
-            f"suites    {result.student:<24} {result.status:<8} {result.score:g}/{result.max_score:g}"
+            f"{result.student:<24} {result.status:<8} suites {result.score - earned:g}/{suites:g}  "
+            f"notebooks {earned:g}/{notebook:g}"
         )
-
-    def notebooks_done(record: dict[str, Any], resumed: bool) -> None:
-        tests = [t for n in record["notebooks"] for t in n["tests"]]
-        earned = sum(t["points"] for t in tests)
-        lines.append(f"notebooks {record['student']:<24} {earned:g}/{sum(t['max_points'] for t in tests):g}")
 
     grade_batch(
         paths, out=out, workers=settings.workers, seed=settings.seed, settings=grade_settings,
-        on_result=suites_done,
+        notebook_settings=notebook_settings, on_result=done,
     )  # fmt: skip
-    state.merged, state.paths = report_batch(
-        paths, out=out, workers=settings.workers, seed=settings.seed, settings=notebook_settings,
-        grade_settings=grade_settings, on_result=notebooks_done,
-    )  # fmt: skip
+    state.merged = stored_results(out)
+    state.paths = write_reports(state.merged, out / "reports")
     lines.append(f"graded {len(paths)} submissions in {time.perf_counter() - start:.1f} s")
     return True, lines
 

@@ -76,8 +76,8 @@ def _source_dir(root: Path, relative: str, fallback: Path) -> Path:
 
 def grade(root: Path) -> dict[str, Any]:
     """Grade `ROOT/submission`; returns the merged result (per-submission format)."""
-    from autograder.grading.notebooks.pipeline import NOTEBOOKS_DIR, grade_student
     from autograder.grading.settings import HIDDEN_DIR
+    from autograder.grading.student import NOTEBOOKS_DIR, grade_student
     from autograder.release.notebooks.build import source_notebooks
 
     notebooks = _source_dir(root, "notebooks", NOTEBOOKS_DIR)
@@ -90,7 +90,7 @@ def grade(root: Path) -> dict[str, Any]:
             suites=suites,
             seed=grading_seed(root),
             student="submission",
-        )
+        ).to_dict()
     if not source_notebooks(notebooks):
         note = f"notebooks were not graded: no source notebooks in {notebooks}"
         result["message"] = "\n".join(filter(None, [result.get("message"), note]))

@@ -1,8 +1,9 @@
-"""Parallel, resumable batch grading: one child process per submission (here, or on a Dask cluster:
-see `executors`), results stored as they finish.
+"""The one batch engine: every student graded in one pass (`grade_student`: hidden suites, notebooks,
+examples) by one child process per submission, here or on a Dask cluster (see `executors`), each
+result stored as it arrives.
 
 `DIR/results/<student>.json` is written atomically as each submission ends; a re-run skips every
-submission whose result carries the same source hash and seed, so a batch killed at any point (even
+submission whose result carries the same source hash, seed and parts, so a batch killed at any point (even
 `kill -9`) resumes without regrading or losing anything. A child that dies or hangs is recorded as
 `crashed`/`timeout`.
 """
@@ -10,6 +11,7 @@ submission whose result carries the same source hash and seed, so a batch killed
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -20,11 +22,14 @@ from autograder.errors import GradingError
 from autograder.intake import source_sha256, student_id
 from autograder.sandbox import Isolation, detect_isolation
 
-from .executors import BatchPlan, Outcome, load_result, make_executor
+from .executors import BatchPlan, Outcome, make_executor
+from .notebooks.settings import NotebookGradingSettings
 from .results import SubmissionResult
 from .rubric import load_rubric, rubric_total
 from .secret import batch_key_file
 from .settings import HIDDEN_DIR, GradeSettings
+from .store import ResultStore, select
+from .student import ALL_PARTS, NOTEBOOKS_DIR, Part
 
 log = logging.getLogger(__name__)
 
@@ -120,35 +125,30 @@ def plan_jobs(submissions: Sequence[Path]) -> list[Job]:
     return jobs
 
 
-def _matches(result: SubmissionResult, job: Job, seed: int) -> bool:
-    return result.source_sha256 == job.source_sha256 and result.seed == seed
-
-
-def _done(path: Path, job: Job, seed: int) -> SubmissionResult | None:
-    """The stored result of `job`, if it is complete and for the same source and seed."""
-    result = load_result(path)
-    return result if result is not None and _matches(result, job, seed) else None
-
-
 def grade_batch(
     submissions: Sequence[Path],
     *,
     out: Path,
     workers: int = 1,
     seed: int = 0,
+    parts: Sequence[Part] = ALL_PARTS,
     suites: Path = HIDDEN_DIR,
+    notebooks: Path = NOTEBOOKS_DIR,
     rubric: Path | None = None,
     forbidden: Path | None = None,
     hidden_data: Path | None = None,
     settings: GradeSettings | None = None,
+    notebook_settings: NotebookGradingSettings | None = None,
     on_result: Callable[[SubmissionResult, bool], None] | None = None,
     secret_file: Path | None = None,
     cluster: str | None = None,
     gpu: bool = False,
+    only: Sequence[str] | None = None,
 ) -> BatchSummary:
-    """Grade `submissions` with `workers` child processes here, or on the Dask `cluster` (`tcp://HOST:PORT`
-    of a running scheduler, or `local:N` worker processes; `gpu`: only on workers with a `GPU` resource;
-    see docs/cluster.md); `on_result(result, resumed)` per submission.
+    """Grade the `parts` (default: everything) of `submissions` with `workers` child processes here, or
+    on the Dask `cluster` (`tcp://HOST:PORT` of a running scheduler, or `local:N` worker processes;
+    `gpu`: only on workers with a `GPU` resource; see docs/cluster.md); `on_result(result, resumed)` per
+    submission. `only`: grade just these students (by id), again even when they have a result.
 
     The hidden data come from the key in `secret_file`, else from `<out>/.hidden-key`, drawn from the OS
     on the first run (see `autograder.grading.secret`). Results are stored in `<out>/results/` as they
@@ -162,17 +162,24 @@ def grade_batch(
         log.info("isolation: %s", isolation.summary())
     start = time.monotonic()
     out = Path(out)
-    results_dir, logs_dir = out / "results", out / "logs"
-    results_dir.mkdir(parents=True, exist_ok=True)
+    store, logs_dir = ResultStore(out / "results"), out / "logs"
+    results_dir = store.folder
     logs_dir.mkdir(parents=True, exist_ok=True)
-    for stale in results_dir.glob(".*.tmp"):
-        stale.unlink(missing_ok=True)
     total = rubric_total(load_rubric(rubric or Path(suites) / "rubric.toml"))  # also: fail early if broken
     key_file = batch_key_file(out, secret_file)
     summary = BatchSummary()
     pending: list[Job] = []
-    for job in plan_jobs(submissions):
-        done = _done(results_dir / f"{job.student}.json", job, seed)
+    previous: dict[str, SubmissionResult | None] = {}
+    jobs = plan_jobs(submissions)
+    try:
+        chosen = set(select([j.student for j in jobs], only))
+    except ValueError as exc:
+        raise GradingError(str(exc)) from None
+    for job in (j for j in jobs if j.student in chosen):
+        done = None if only is not None else store.done(job, seed, parts)
+        if done is None:
+            previous[job.student] = store.load(job.student)
+            store.archive(job.student)  # the record of what this run replaces
         if done is not None:
             summary.results[job.student], summary.resumed = done, summary.resumed + 1
             if on_result:
@@ -183,8 +190,11 @@ def grade_batch(
         "out": str(out),
         "suites": str(Path(suites).resolve()),
         "seed": seed,
+        "parts": [str(p) for p in parts],
+        "notebooks": str(Path(notebooks).resolve()),
         "key_file": str(key_file),
         "settings": settings.to_dict(),
+        "notebook_settings": dataclasses.asdict(notebook_settings or NotebookGradingSettings()),
         **{
             k: str(Path(v).resolve())
             for k, v in (("rubric", rubric), ("forbidden", forbidden), ("hidden_data", hidden_data))
@@ -195,7 +205,8 @@ def grade_batch(
     if pending:  # a finished batch needs no workers (nor a cluster)
         with executor, contextlib.closing(executor.run(pending, plan)) as outcomes:
             for outcome in outcomes:
-                result = _record(outcome, seed, isolation, total, results_dir)
+                before = previous.get(outcome.job.student)
+                result = _record(outcome, seed, parts, isolation, total, store, before)
                 summary.results[outcome.job.student], summary.graded = result, summary.graded + 1
                 if on_result:
                     on_result(result, False)
@@ -204,20 +215,29 @@ def grade_batch(
 
 
 def _record(
-    outcome: Outcome, seed: int, isolation: Isolation | None, total: float, results_dir: Path
+    outcome: Outcome,
+    seed: int,
+    parts: Sequence[Part],
+    isolation: Isolation | None,
+    total: float,
+    store: ResultStore,
+    previous: SubmissionResult | None,
 ) -> SubmissionResult:
     """The outcome's result when it is for the job's source and seed, else a record of why there is none
-    (`crashed`, `timeout`, ...); stored unless the cluster, not the submission, failed (then a re-run
-    grades it again)."""
+    (`crashed`, `timeout`, ...); stored (with the parts only `previous` holds) unless the cluster, not
+    the submission, failed (then a re-run grades it again)."""
     job, result = outcome.job, outcome.result
-    if result is None or not _matches(result, job, seed):  # a stale file would have been resumed, not run
+    asked = [str(p) for p in parts]
+    fresh = result is not None and store.same_code(result, job, seed) and result.parts == asked
+    if result is None or not fresh:  # a stale file would have been resumed
         result = SubmissionResult(
             student=job.student,
             status=outcome.status,
             isolation=str(isolation.kind) if isolation else "",
             isolation_note=isolation.summary() if isolation else "graded on a Dask cluster",
-            max_score=total,
+            max_score=total if Part.SUITES in parts else 0.0,
             seed=seed,
+            parts=[str(p) for p in parts],
             seconds=outcome.seconds,
             source=str(job.submission),
             source_sha256=job.source_sha256,
@@ -225,5 +245,5 @@ def _record(
             log_excerpt=outcome.log_tail,
         )
     if outcome.store:
-        result.write(results_dir / f"{job.student}.json")
+        result = store.record(result, previous, job)
     return result

@@ -1,4 +1,4 @@
-"""`python -m autograder.grading.child JOB_JSON`: grade one submission in its own process for a batch.
+"""`python -m autograder.grading.child JOB_JSON`: grade one student (`grade_student`) in its own process.
 
 The child dies with the batch (PR_SET_PDEATHSIG), writes its result atomically, and exits 0; anything
 it cannot handle itself is recorded by the batch as `crashed`.
@@ -16,10 +16,11 @@ import traceback
 from pathlib import Path
 from typing import Any
 
+from .notebooks.settings import NotebookGradingSettings
 from .results import SubmissionResult, SubmissionStatus
 from .secret import read_key
 from .settings import GradeSettings
-from .single import grade_submission
+from .student import ALL_PARTS, grade_student, parse_parts
 
 
 def _die_with_parent(parent_pid: int) -> None:
@@ -31,15 +32,17 @@ def _die_with_parent(parent_pid: int) -> None:
 
 def run_job(job: dict[str, Any]) -> SubmissionResult:
     """Grade the submission described by `job` (the batch's JSON) and write its result file."""
-    opt = {k: Path(job[k]) for k in ("rubric", "forbidden", "hidden_data") if job.get(k)}
+    opt = {k: Path(job[k]) for k in ("rubric", "forbidden", "hidden_data", "notebooks") if job.get(k)}
     try:
-        result = grade_submission(
+        result = grade_student(
             Path(job["submission"]),
             out=Path(job["out"]),
+            parts=parse_parts(job.get("parts", ALL_PARTS)),
             suites=Path(job["suites"]),
             seed=int(job["seed"]),
             hidden_key=read_key(Path(job["key_file"])) if job.get("key_file") else None,
             settings=GradeSettings.from_dict(job["settings"]),
+            notebook_settings=NotebookGradingSettings(**job.get("notebook_settings", {})),
             student=job["student"],
             **opt,
         )
@@ -51,6 +54,7 @@ def run_job(job: dict[str, Any]) -> SubmissionResult:
             seed=int(job["seed"]),
             source=job["submission"],
             source_sha256=job.get("source_sha256", ""),
+            parts=list(job.get("parts", ALL_PARTS)),
             message=f"the grader failed: {type(exc).__name__}: {exc}",
             log_excerpt=traceback.format_exc()[-2000:],
         )

@@ -49,6 +49,10 @@ class BatchPlan:
     logs_dir: Path
     """`OUT/logs`: one `<student>.log` per submission graded now."""
 
+    def child_result(self, student: str) -> Path:
+        """Where a local child writes its result; the batch stores it (`ResultStore.record`)."""
+        return self.logs_dir / f"{student}.result.json"
+
     @property
     def deadline_s(self) -> float:
         """Seconds after which a child is stopped and the job recorded as `timeout`."""
@@ -143,7 +147,7 @@ class _Running:
 
 
 class LocalExecutor:
-    """`workers` child processes at once on this machine; each writes its result file itself."""
+    """`workers` child processes at once on this machine; each writes its result next to its log."""
 
     def __init__(self, workers: int = 1) -> None:
         if workers < 1:
@@ -182,8 +186,9 @@ class LocalExecutor:
             "submission": str(job.submission),
             "student": job.student,
             "source_sha256": job.source_sha256,
-            "result": str(plan.results_dir / f"{job.student}.json"),
+            "result": str(plan.child_result(job.student)),
         }
+        plan.child_result(job.student).unlink(missing_ok=True)
         proc = spawn_child(payload, plan.logs_dir / f"{job.student}.log")
         log.info("grading %s (pid %d)", job.student, proc.pid)
         return _Running(job, proc, time.monotonic() + plan.deadline_s)
@@ -197,7 +202,7 @@ class LocalExecutor:
             with contextlib.suppress(OSError):  # its sandboxes' cgroups, if it died hard
                 cgroups.remove_owned_by(task.proc.pid)
         seconds = round(time.monotonic() - task.started, 3)
-        result = None if hung else load_result(plan.results_dir / f"{task.job.student}.json")
+        result = None if hung else load_result(plan.child_result(task.job.student))
         status, message = death_message(task.proc.returncode, hung)
         tail = "" if result else read_tail(plan.logs_dir / f"{task.job.student}.log")
         return Outcome(task.job, result, status, message, tail, seconds)

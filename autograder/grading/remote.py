@@ -75,10 +75,10 @@ def zip_bytes(path: Path, *, max_bytes: int) -> bytes:
 
 
 def trusted_bundle(payload: dict[str, Any]) -> bytes:
-    """The hidden suites, rubric, forbidden list and hidden data named in `payload`, zipped."""
+    """The hidden suites, source notebooks, rubric, forbidden list and hidden data of `payload`, zipped."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        for name, key in (("suites", "suites"), ("data", "hidden_data")):
+        for name, key in (("suites", "suites"), ("data", "hidden_data"), ("notebooks", "notebooks")):
             root = Path(payload[key]) if payload.get(key) else None
             for file in sorted(root.rglob("*")) if root and root.is_dir() else []:
                 if file.is_file() and "__pycache__" not in file.parts and file.suffix != ".pyc":
@@ -264,6 +264,7 @@ def grade_task(task: dict[str, Any], bundle: bytes) -> dict[str, Any]:
             **task["job"],
             "out": str(root / "out"),
             "suites": str(trusted / "suites"),
+            "notebooks": str(trusted / "notebooks"),
             "submission": str(submission),
             "student": task["student"],
             "source_sha256": task["source_sha256"],

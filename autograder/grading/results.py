@@ -1,15 +1,19 @@
 """Per-submission grading results: statuses, one record per test case, the JSON written per student.
 
-`DIR/results/<student>.json` (schema version 1, written atomically as each submission finishes):
+`DIR/results/<student>.json` (schema version 2, written atomically as each submission finishes) holds
+everything graded for the student: hidden-suite tests and notebook tests (part `notebook:<name>`).
 
-    {"schema": 1, "student": "alice", "status": "graded", "message": "",
+    {"schema": 2, "student": "alice", "status": "graded", "message": "",
      "isolation": "bubblewrap", "isolation_note": "bubblewrap 0.8.0 (privileged, uid 65534, ...)",
      "seed": 0, "score": 7.5, "max_score": 10.0, "seconds": 12.3,
      "tests": [{"name": "test_layers.py::test_unpool[2]", "part": "layers", "concept": "unpooling",
                 "points": 1.5, "max_points": 1.5, "status": "passed", "message": "", "seconds": 0.2}],
      "log_excerpt": "(student stdout/stderr, head and tail, capped)",
      "source": "subs/alice.zip", "source_sha256": "...", "manifest_sha256": "...",
-     "graded_at": "2025-01-01T12:00:00+00:00"}
+     "graded_at": "2025-01-01T12:00:00+00:00", "parts": ["suites", "notebooks"],
+     "notebooks": [{"notebook": "01_...", "status": "graded", ...}], "tampering": [], "manual": [],
+     "examples": [{"title", "image", "truth", "prediction"}],
+     "stages": {"suites": {"wall_s": 30.1, "cpu_s": 28.0}, "notebooks": {...}, ...}}
 
 Test statuses: passed, failed, error, timeout, memory, crashed, missing, forbidden.
 Submission statuses: graded, rejected (intake refused it), timeout (time budget used up: later tests
@@ -27,7 +31,7 @@ from typing import Any
 
 from autograder.intake import write_json_atomic
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 class TestStatus(StrEnum):
@@ -86,6 +90,18 @@ class SubmissionResult:
     source_sha256: str = ""
     manifest_sha256: str = ""
     graded_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
+    parts: list[str] = field(default_factory=lambda: ["suites"])
+    """What was graded (`autograder grade --parts`): "suites", "notebooks"."""
+    notebooks: list[dict[str, Any]] = field(default_factory=list)
+    """One `{notebook, status, isolation, seconds}` per graded notebook."""
+    tampering: list[str] = field(default_factory=list)
+    """Notebook cells restored from the source, as `<notebook>: <what>`."""
+    manual: list[dict[str, Any]] = field(default_factory=list)
+    """Hand-graded notebook answers (not in the score until a TA imports points)."""
+    examples: list[dict[str, str]] = field(default_factory=list)
+    """Segmentation examples for the feedback page (base64 PNGs)."""
+    stages: dict[str, dict[str, float]] = field(default_factory=dict)
+    """Wall and CPU seconds per stage (intake, suites, examples, notebooks)."""
 
     def total(self) -> None:
         """Recompute score and max_score from the tests."""

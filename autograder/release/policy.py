@@ -45,6 +45,7 @@ class ReleasePolicy:
         "jupytext",
         "nbclient",
         "nbformat",
+        "copydetect",
     )
     """Dependencies of the kit that students do not need; left out of the student pyproject."""
 

@@ -7,6 +7,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from .late import final_score
+
 
 def _parts(results: Iterable[dict[str, Any]]) -> list[str]:
     seen: dict[str, None] = {}
@@ -17,9 +19,11 @@ def _parts(results: Iterable[dict[str, Any]]) -> list[str]:
 
 
 def gradebook_rows(results: list[dict[str, Any]]) -> tuple[list[str], list[list[Any]]]:
-    """Header and rows: student, one column per part (points earned), total, max, status."""
+    """Header and rows: student, one column per part (points earned), the late penalty (when a late policy
+    applies), total (after the penalty), max, status."""
     parts = _parts(results)
-    header = ["student", *parts, "total", "max", "status"]
+    late = any(r.get("late") for r in results)
+    header = ["student", *parts, *(["late_penalty"] if late else []), "total", "max", "status"]
     rows = []
     for result in sorted(results, key=lambda r: str(r.get("student", ""))):
         by_part = dict.fromkeys(parts, 0.0)
@@ -29,11 +33,13 @@ def gradebook_rows(results: list[dict[str, Any]]) -> tuple[list[str], list[list[
             by_part[part] += float(test.get("points", 0.0))
             total += float(test.get("points", 0.0))
             maximum += float(test.get("max_points", 0.0))
+        penalty = float((result.get("late") or {}).get("penalty", 0.0))
         rows.append(
             [
                 result.get("student", "?"),
                 *(round(by_part[p], 2) for p in parts),
-                round(total, 2),
+                *([round(penalty, 2)] if late else []),
+                round(final_score(result) if result.get("late") else total, 2),
                 round(maximum, 2),
                 result.get("status", "unknown"),
             ]

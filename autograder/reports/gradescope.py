@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from .late import final_score, late_line
+
 SCHEMA_PATH = Path(__file__).with_name("gradescope_results.schema.json")
 
 
@@ -46,8 +48,11 @@ def to_gradescope(result: dict[str, Any], *, visibility: str = "visible") -> dic
         lines.append(f"Isolation: {result['isolation']}")
     if result.get("message"):
         lines.append(str(result["message"]))
+    late = late_line(result)
+    if late:
+        lines.append(late)
     return {
-        "score": round(sum(t["score"] for t in tests), 4),
+        "score": round(final_score(result) if result.get("late") else sum(t["score"] for t in tests), 4),
         "execution_time": round(float(result.get("seconds", 0.0)), 3),
         "output": "\n".join(lines),
         "output_format": "text",

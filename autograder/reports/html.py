@@ -19,6 +19,8 @@ from typing import Any
 
 import numpy as np
 
+from .late import final_score, late_line
+
 STYLE = Path(__file__).with_name("report.css").read_text(encoding="utf-8")
 
 PART_ORDER = ("layers", "patches", "fcn", "autoencoders", "models")
@@ -236,10 +238,11 @@ def _examples(examples: list[dict[str, Any]]) -> str:
 def feedback_html(result: dict[str, Any]) -> str:
     """The feedback page of one student's merged result, as one self-contained HTML string."""
     tests = list(result.get("tests", []))
-    score = sum(float(t.get("points", 0)) for t in tests)
+    score = final_score(result)  # after the late penalty, when there is one
     maximum = sum(float(t.get("max_points", 0)) for t in tests)
     student = escape(str(result.get("student", "?")))
-    banner = ""
+    late = late_line(result)
+    banner = f"<p class='late'>{escape(late)}</p>" if late else ""
     if result.get("isolation") and not str(result["isolation"]).startswith("bubblewrap"):
         banner = (
             "<div class='banner'>Graded without the bubblewrap sandbox "

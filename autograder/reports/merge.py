@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -131,9 +132,47 @@ def merge_results(
     base["tampering"] = tampering
     base["manual"] = manual
     base["notebooks"] = [
-        {k: r.get(k) for k in ("notebook", "status", "isolation", "seconds")} for r in notebook_results
+        {k: r.get(k) for k in ("notebook", "status", "isolation", "seconds", "cpu_s")}
+        for r in notebook_results
     ]
     return base
+
+
+def complete_result(result: dict[str, Any], expected: Iterable[dict[str, Any]]) -> dict[str, Any]:
+    """`result` with every `expected` test it lacks added at zero points when it was not fully graded
+    (rejected, crashed, timeout, error), so its max_score is the assignment's; a graded one unchanged."""
+    if str(result.get("status", "error")) == "graded":
+        return result
+    done = copy.deepcopy(result)
+    tests = [t for t in done.get("tests", []) if t.get("name") != SUITES_PART]  # re-derived below
+    tests += _complete_suites(done, tests, expected)
+    done["tests"] = tests
+    done["score"] = round(sum(float(t.get("points", 0.0)) for t in tests), 4)
+    done["max_score"] = round(sum(float(t.get("max_points", 0.0)) for t in tests), 4)
+    return done
+
+
+def stored_results(out: Path) -> list[dict[str, Any]]:
+    """Every student's result in `out/results/` (as `autograder grade` stored them), sorted by student,
+    each not fully graded completed from the others (`complete_result`). A file that cannot be read is
+    kept as an `error` result naming it, never dropped."""
+    import json
+
+    results = []
+    for path in sorted((Path(out) / "results").glob("*.json")):
+        try:
+            result = json.loads(path.read_text(encoding="utf-8"))
+            if not isinstance(result, dict) or not isinstance(result.get("tests", []), list):
+                raise ValueError("not a result object")
+            result.setdefault("student", path.stem)
+        except (OSError, ValueError) as exc:
+            result = {
+                "student": path.stem, "status": "error", "score": 0.0, "max_score": 0.0, "tests": [],
+                "message": f"the stored result {path.name} cannot be read ({exc}): grade this student again",
+            }  # fmt: skip
+        results.append(result)
+    expected = expected_tests(r for r in results if r.get("status") == "graded")
+    return sorted((complete_result(r, expected) for r in results), key=lambda r: str(r["student"]))
 
 
 def segmentation_examples(

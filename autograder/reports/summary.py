@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from .html import STYLE, ordered_parts, part_of, part_title, part_totals
+from .late import final_score, late_line
 
 SUBMISSION_STATUSES = ("graded", "rejected", "timeout", "crashed", "error")
 """`autograder.grading.results.SubmissionStatus`, spelled out so reports need not import the grader
@@ -22,7 +23,7 @@ def _roster(results: list[dict[str, Any]], links: Mapping[str, str]) -> list[dic
     for result in sorted(results, key=lambda r: str(r.get("student", ""))):
         student = str(result.get("student", "?"))
         tests = result.get("tests", [])
-        score = sum(float(t.get("points", 0)) for t in tests)
+        score = final_score(result)  # after the late penalty, when there is one
         maximum = sum(float(t.get("max_points", 0)) for t in tests)
         roster.append(
             {
@@ -36,6 +37,8 @@ def _roster(results: list[dict[str, Any]], links: Mapping[str, str]) -> list[dic
                     for part, (earned, most) in part_totals(tests).items()
                 },
                 "feedback": links.get(student),
+                "late": result.get("late"),
+                "late_line": late_line(result),
             }
         )
     return roster
@@ -53,7 +56,7 @@ def class_summary(
     for result in results:
         statuses[str(result.get("status", "unknown"))] += 1
         tests = result.get("tests", [])
-        earned = sum(float(t.get("points", 0)) for t in tests)
+        earned = final_score(result)
         maximum = sum(float(t.get("max_points", 0)) for t in tests)
         percents.append(100.0 * earned / maximum if maximum else 0.0)
         for test in tests:
@@ -118,6 +121,27 @@ def _counts(summary: dict[str, Any]) -> str:
     )
 
 
+def _flagged(late: dict[str, Any] | None) -> bool:
+    """A late record worth showing in the summary: late, or no submission time known."""
+    return bool(late) and (bool(late.get("days_late")) or not late.get("submitted_at"))
+
+
+def _late_note(late: dict[str, Any]) -> str:
+    if not late.get("submitted_at"):
+        return "time unknown"
+    before = _number(late["score_before"])
+    return f"{late['days_late']} d late: &minus;{_number(late['penalty'])} (was {before})"
+
+
+def _late_list(summary: dict[str, Any]) -> str:
+    lines = [
+        f"<li><b>{escape(e['student'])}</b>: {escape(e['late_line'])}</li>"
+        for e in summary.get("roster", [])
+        if _flagged(e.get("late")) and e.get("late_line")
+    ]
+    return f"<h2>Late submissions</h2><ul>{''.join(lines)}</ul>" if lines else ""
+
+
 def _roster_table(summary: dict[str, Any]) -> str:
     parts = summary.get("parts", [])
     heads = "".join(
@@ -136,9 +160,15 @@ def _roster_table(summary: dict[str, Any]) -> str:
             for p in parts
         )
         status = escape(entry["status"])
+        note = (  # the whole line is under "Late submissions"; on-time submissions show nothing
+            "<span class='muted late' style='display:block;font-size:.75rem;white-space:normal'>"
+            f"{_late_note(entry['late'])}</span>"
+            if _flagged(entry.get("late"))
+            else ""
+        )
         rows.append(
             f"<tr><td>{name}</td><td class='{status}'>{status}</td><td class='num'>"
-            f"{_number(entry['score'])} / {_number(entry['max_score'])} ({entry['percent']:.0f} %)</td>"
+            f"{_number(entry['score'])} / {_number(entry['max_score'])} ({entry['percent']:.0f} %){note}</td>"
             f"{cells}</tr>"
         )
     return (
@@ -164,7 +194,7 @@ def summary_html(summary: dict[str, Any]) -> str:
         "<meta name='viewport' content='width=device-width, initial-scale=1'><title>Class summary</title>"
         f"<style>{STYLE}</style></head><body><h1>Class summary</h1>"
         f"<p class='total'>{summary['students']} students, mean {summary['mean_percent']:.1f} %</p>"
-        f"{_counts(summary)}<h2>Students</h2>{_roster_table(summary)}"
+        f"{_counts(summary)}<h2>Students</h2>{_roster_table(summary)}{_late_list(summary)}"
         f"<h2>Score histogram</h2>{_histogram_svg(summary['histogram']['counts'])}"
         "<h2>Concepts (share of points earned, weakest first)</h2>"
         "<table><colgroup><col><col class='c-points'></colgroup>"

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from torch import Tensor
-from torchvision.datasets import MNIST
 
 from .errors import DatasetUnavailableError
 
@@ -25,6 +24,8 @@ def mnist_full(root: str | Path, train: bool = True) -> tuple[Tensor, Tensor]:
     """
     root = Path(root).expanduser()
     try:
+        from torchvision.datasets import MNIST  # here: importing torchvision costs ~2 CPU-s
+
         dataset = MNIST(str(root), train=train, download=False)
     except RuntimeError as exc:
         raw = root / "MNIST" / "raw"

@@ -7,12 +7,14 @@ padding fills the image with 0 and the mask with the void label.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from torch import Tensor
-from torchvision import tv_tensors
-from torchvision.transforms import v2
 
 from ..utils import as_pair
+
+if TYPE_CHECKING:  # torchvision is imported where it is used: importing it costs ~2 CPU-s
+    from torchvision.transforms import v2
 
 JointTransform = Callable[[Tensor, Tensor], tuple[Tensor, Tensor]]
 """`transform(image Tensor[3, H, W], mask Tensor[H, W]) -> (image, mask)`."""
@@ -30,6 +32,8 @@ class SegmentationTransform:
                 f"image must be Tensor[C, H, W] and mask Tensor[H, W] of the same size, "
                 f"got {tuple(image.shape)} and {tuple(mask.shape)}"
             )
+        from torchvision import tv_tensors
+
         out_image, out_mask = self.pipeline(tv_tensors.Image(image), tv_tensors.Mask(mask))
         return out_image.as_subclass(Tensor), out_mask.as_subclass(Tensor)
 
@@ -58,6 +62,9 @@ def segmentation_transforms(
     lo, hi = scale_range
     if not 0 < lo <= hi:
         raise ValueError(f"scale_range must satisfy 0 < lo <= hi, got {scale_range!r}")
+    from torchvision import tv_tensors
+    from torchvision.transforms import v2
+
     if not train:
         return SegmentationTransform(v2.Identity())
     short = min(h, w)

@@ -8,7 +8,6 @@ import numpy as np
 import torch
 from torch import Tensor
 from torch.utils.data import Dataset
-from torchvision.datasets import VOCSegmentation
 
 from .errors import DatasetUnavailableError
 from .transforms import JointTransform
@@ -71,6 +70,8 @@ class PascalVOC(Dataset):
                 f"exercise_code.data.download('voc2012', {str(self.root)!r}) on a machine with network."
             )
         self.split = split
+        from torchvision.datasets import VOCSegmentation  # here: importing torchvision costs ~2 CPU-s
+
         self._voc = VOCSegmentation(str(self.root), year="2012", image_set=split, download=False)
         self.transform = transform
 

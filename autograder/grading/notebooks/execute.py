@@ -49,6 +49,10 @@ class CellRecord:
     reply: dict[str, str] = field(default_factory=dict)
     """The kernel's execute reply: `status` (ok / error / aborted), `ename`, `evalue`. An error here
     counts even when no error output was shown (a student can silence the traceback display)."""
+    wall_guard: bool = False
+    """A `timeout` from the wall-clock guard (the cell waited), not from its CPU time."""
+    cpu_s: float = 0.0
+    """CPU seconds the kernel used on the cell (as the runner read them from /proc)."""
 
 
 @dataclass
@@ -95,13 +99,15 @@ def _clean_output(out: object) -> dict | None:
 
 def _record(record: dict) -> CellRecord:
     outputs = record.get("outputs") if isinstance(record.get("outputs"), list) else []
-    seconds = record.get("seconds")
+    seconds, cpu = record.get("seconds"), record.get("cpu_s")
     reply = record.get("reply") if isinstance(record.get("reply"), dict) else {}
     return CellRecord(
         status=record["status"],
         seconds=float(seconds) if isinstance(seconds, int | float) and seconds >= 0 else 0.0,
         outputs=[o for o in map(_clean_output, outputs[:100]) if o is not None],
         reply={k: _clean_text(reply.get(k)) for k in ("status", "ename", "evalue")},
+        wall_guard=record.get("wall_guard") is True,
+        cpu_s=float(cpu) if isinstance(cpu, int | float) and 0 <= cpu < 1e6 else 0.0,
     )
 
 
@@ -217,7 +223,8 @@ def run_notebook(
             "work": f"{plan.scratch}/work",
             "cwd": f"{plan.scratch}/work/{cwd}".rstrip("/."),
             "site": plan.site,
-            "cell_timeout_s": settings.cell_timeout_s,
+            "cell_cpu_s": settings.cell_timeout_s,
+            "cell_wall_s": settings.cell_timeout_s * settings.wall_factor,
             "startup_timeout_s": settings.startup_timeout_s,
             "interrupt_grace_s": settings.interrupt_grace_s,
         }

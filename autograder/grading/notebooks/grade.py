@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import re
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
+
+from nbformat import NotebookNode
 
 from autograder.release.notebooks.build import Role, source_notebooks
 
@@ -20,6 +23,7 @@ from .match import Assembly, UnreadableNotebook, assemble, read_submitted
 from .score import CellScore, score_record, unrun_score
 from .settings import NotebookGradingSettings
 from .source import SourceCell, SourceNotebook, load_source
+from .undefined import explain, with_explanation
 
 SUSPICIOUS = re.compile(
     r"get_ipython|InteractiveShell|showtraceback|run_cell|excepthook|sys\.modules\[|/proc/|cells\.jsonl|"
@@ -28,6 +32,10 @@ SUSPICIOUS = re.compile(
 """Names of the kernel's and the runner's insides: a hint for the reviewer, not a check (a name built
 from pieces at run time is not seen; the planted checks are what flags a notebook)."""
 _SKIP_DIRS = {".ipynb_checkpoints", "__MACOSX", "__pycache__"}
+MAX_ANSWER_CHARS = 20_000
+"""Longest hand-graded answer kept in the result (for `autograder manual`); the rest is cut, and said so."""
+MAX_PROMPT_CHARS = 2_000
+"""Longest question prompt (the instructor's markdown above an answer cell) kept in the result."""
 
 
 def find_submitted(root: Path, name: str) -> Path | None:
@@ -61,9 +69,30 @@ def _test(nb: SourceNotebook, cell: SourceCell, score: CellScore) -> dict[str, A
     }
 
 
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[:limit] + f"\n[... cut at {limit} of {len(text)} characters]"
+
+
+def question_prompt(nb: SourceNotebook, cell: SourceCell) -> str:
+    """The question an answer cell answers: the nearest markdown cell above it that is not itself an
+    answer (code cells in between are passed over); "" when another answer comes first or none is found."""
+    for above in reversed(nb.cells[: cell.index]):
+        if above.role is Role.ANSWER:
+            return ""
+        if above.cell_type == "markdown" and above.source.strip():
+            return _cut(above.source.strip(), MAX_PROMPT_CHARS)
+    return ""
+
+
 def _result(nb: SourceNotebook, status: str, tests: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
     manual = [
-        {"name": f"{nb.name}/{c.grade_id}", "grade_id": c.grade_id, "max_points": c.points, "answer": None}
+        {
+            "name": f"{nb.name}/{c.grade_id}",
+            "grade_id": c.grade_id,
+            "max_points": c.points,
+            "answer": None,
+            "prompt": question_prompt(nb, c),
+        }
         for c in nb.answers
     ]
     result = {
@@ -84,7 +113,24 @@ def _all_tests(nb: SourceNotebook, status: str, message: str) -> list[dict[str, 
     return [_test(nb, cell, CellScore(0.0, status, message)) for cell in nb.tests]
 
 
-def _scores(assembly: Assembly, run: NotebookRun, found: Verdict, settings: NotebookGradingSettings):
+def notebook_with_limits(assembly: Assembly, settings: NotebookGradingSettings) -> NotebookNode:
+    """The assembled notebook, the instructor's read-only cells (the setup cell) with their own time limit
+    (`settings.readonly_timeout_s`, when above the cell limit) in `metadata.autograder`, which the runner
+    reads: a cold start of torch and the student's package in a fresh kernel is no student's cell, and a
+    setup cell interrupted halfway leaves every later test a bare NameError."""
+    nb = assembly.notebook()
+    cpu_s = max(settings.readonly_timeout_s, settings.cell_timeout_s)
+    for cell, planned in zip(nb.cells, assembly.cells, strict=True):
+        readonly = planned.restored and planned.origin is not None and planned.origin.role is Role.READONLY
+        if cell.cell_type == "code" and readonly:
+            cell.metadata["autograder"] = {"cpu_s": cpu_s, "wall_s": cpu_s * settings.wall_factor}
+    return nb
+
+
+def _scores(
+    source: SourceNotebook, assembly: Assembly, run: NotebookRun, found: Verdict,
+    settings: NotebookGradingSettings,
+) -> dict[str, CellScore]:  # fmt: skip
     by_grade_id: dict[str, CellScore] = {}
     for index, cell in enumerate(assembly.cells):
         origin = cell.origin
@@ -96,9 +142,13 @@ def _scores(assembly: Assembly, run: NotebookRun, found: Verdict, settings: Note
         elif record is None:
             by_grade_id[origin.grade_id] = unrun_score(run, index)
         else:
-            by_grade_id[origin.grade_id] = score_record(
+            score = score_record(
                 record, origin, timeout_s=settings.cell_timeout_s, limit=settings.max_message_chars
             )
+            if score.status == "error":  # a NameError: which cell should have defined the name, and why not
+                why = explain(score.message, index, assembly.cells, run, source)
+                score = replace(score, message=with_explanation(score.message, why))
+            by_grade_id[origin.grade_id] = score
     return by_grade_id
 
 
@@ -133,11 +183,11 @@ def grade_notebook(
     cwd = submitted.parent.relative_to(submission_root).as_posix()
     checks = plan_checks(assembly.cells)
     run = run_notebook(
-        assembly.notebook(), submission=submission_root, cwd=cwd, settings=settings, budget_s=budget_s,
-        checks=by_position(checks),
+        notebook_with_limits(assembly, settings), submission=submission_root, cwd=cwd, settings=settings,
+        budget_s=budget_s, checks=by_position(checks),
     )  # fmt: skip
     found = verdict(checks, run, assembly.cells)
-    scores = _scores(assembly, run, found, settings)
+    scores = _scores(source, assembly, run, found, settings)
     tests = [
         _test(source, cell, scores.get(cell.grade_id) or unrun_score(run, 10**9)) for cell in source.tests
     ]
@@ -147,11 +197,13 @@ def grade_notebook(
         tests,
         isolation=run.isolation,
         seconds=round(time.monotonic() - started, 3),
+        cpu_s=round(sum(c.cpu_s for c in run.cells.values()), 3),
         tampering=assembly.tampering,
         notes=[*assembly.notes, *found.notes],
     )
     for item in result["manual"]:
-        item["answer"] = assembly.answers.get(item["grade_id"])
+        answer = assembly.answers.get(item["grade_id"])
+        item["answer"] = None if answer is None else _cut(answer, MAX_ANSWER_CHARS)
     names = sorted(
         {m.group(0) for c in assembly.cells if not c.restored for m in SUSPICIOUS.finditer(c.source)}
     )

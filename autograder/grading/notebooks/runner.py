@@ -17,6 +17,8 @@ import shutil
 import sys
 import time
 
+sys.modules.setdefault("rfc3987_syntax", None)  # see autograder/grading/_lean.py: 1.5 CPU-s saved
+
 MAX_TEXT = 20_000
 """Characters kept of one output's text."""
 
@@ -86,27 +88,73 @@ def _private() -> None:
         pass
 
 
+def _cpu_seconds(pid: int | None) -> float | None:
+    """User + system CPU seconds of process `pid` (all its threads, and the children it has reaped)."""
+    if not pid:
+        return None
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as handle:
+            fields = handle.read().rsplit(")", 1)[1].split()  # after the command name: field 3 onwards
+    except (OSError, IndexError):
+        return None
+    return sum(int(v) for v in fields[11:15]) / os.sysconf("SC_CLK_TCK")  # utime stime cutime cstime
+
+
+def _kernel_pid(client) -> int | None:
+    return getattr(getattr(client.km, "provisioner", None), "pid", None)
+
+
+async def _execute(client, cell, slot: int, cpu_limit: float) -> tuple[bool, float | None]:
+    """Execute `cell`; interrupt it once the kernel has used `cpu_limit` CPU seconds on it. Returns
+    (stopped for CPU time, CPU seconds used). nbclient's own timeout is the wall-clock guard."""
+    pid = _kernel_pid(client)
+    start = _cpu_seconds(pid)
+    task = asyncio.ensure_future(client.async_execute_cell(cell, slot))
+    over = False
+    while not task.done():
+        await asyncio.wait({task}, timeout=0.25)
+        used = _cpu_seconds(pid)
+        spent = None if start is None or used is None else used - start
+        if not over and not task.done() and spent is not None and spent > cpu_limit:
+            over = True
+            await client.km.interrupt_kernel()  # the cell ends with KeyboardInterrupt; the kernel lives on
+    await task  # CellTimeoutError / DeadKernelError propagate
+    end = _cpu_seconds(pid)
+    return over, None if start is None or end is None else round(end - start, 3)
+
+
+def _limits(cell, job: dict) -> tuple[float, float]:
+    """(CPU, wall-clock) seconds `cell` may take: the job's, or its own from `metadata.autograder` (the
+    grader gives the instructor's read-only setup cell more)."""
+    own = cell.get("metadata", {}).get("autograder") or {}
+    return float(own.get("cpu_s", job["cell_cpu_s"])), float(own.get("wall_s", job["cell_wall_s"]))
+
+
 async def _step(client, cell, slot: int, replies: dict, job: dict, log: Log, **where: object) -> str:
     """Execute `cell` in the notebook's cell `slot` and log its record (`where`: which cell or check it is).
     Returns `ok`, `timeout` (the kernel recovered), `dead` or `stuck` (the run cannot go on)."""
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
     t0 = time.monotonic()
+    cpu = None
+    wall_timeout = False
     try:
-        await client.async_execute_cell(cell, slot)
-        status = "ok"
+        over, cpu = await _execute(client, cell, slot, _limits(cell, job)[0])
+        status = "timeout" if over else "ok"
     except CellTimeoutError:
-        status = "timeout"
+        status, wall_timeout = "timeout", True
     except DeadKernelError:
         status = "dead"
     log.write(
         **where,
         status=status,
         seconds=round(time.monotonic() - t0, 3),
+        cpu_s=cpu,
+        wall_guard=wall_timeout,
         outputs=_outputs(cell),
         reply=replies.pop(slot, {}),
     )
-    if status == "timeout":
+    if wall_timeout:
         await client.km.interrupt_kernel()
         if not await _probe(client, job["interrupt_grace_s"]):
             log.write(event="stuck")
@@ -143,7 +191,8 @@ async def run(job: dict, secret: dict, log: Log) -> None:
     checks = {int(at): sources for at, sources in secret.get("checks", {}).items()}
     client = NotebookClient(
         nb,
-        timeout=job["cell_timeout_s"],
+        timeout=None,  # per cell, below (nbclient's `timeout` takes whole seconds only)
+        timeout_func=lambda cell: _limits(cell, job)[1],
         startup_timeout=job["startup_timeout_s"],
         kernel_name="python3",
         allow_errors=True,

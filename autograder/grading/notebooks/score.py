@@ -51,9 +51,12 @@ def score_record(record: CellRecord, cell: SourceCell, *, timeout_s: float, limi
     )
     note = f" (note: stderr said: {_short(stderr, limit)})" if stderr.strip() else ""
     if record.status == "timeout":
-        return CellScore(
-            0.0, "timeout", f"the cell ran longer than {timeout_s:g} s and was interrupted", record.seconds
+        what = (
+            f"the cell waited {record.seconds:.0f} s (the wall-clock guard) without finishing"
+            if record.wall_guard
+            else f"the cell used more than {timeout_s:g} s of CPU time"
         )
+        return CellScore(0.0, "timeout", f"{what} and was interrupted", record.seconds)
     if record.status == "dead":
         return CellScore(
             0.0,

@@ -12,7 +12,15 @@ class NotebookGradingSettings:
     """How one submitted notebook is executed and scored."""
 
     cell_timeout_s: float = CONFIG.time.notebook_cell_s
-    """Wall-clock limit of one cell; the kernel is interrupted and the cell scores 0 (`timeout`)."""
+    """CPU seconds the kernel may use on one cell; then it is interrupted and the cell scores 0
+    (`timeout`). CPU time, so a loaded machine slows a cell down but does not fail it."""
+    wall_factor: float = CONFIG.time.wall_factor
+    """A cell is also interrupted after `cell_timeout_s * wall_factor` wall-clock seconds (a cell that
+    waits or sleeps uses no CPU): the guard, not the verdict."""
+    readonly_timeout_s: float = CONFIG.time.notebook_cell_s
+    """Limit of the instructor's read-only cells (the setup cell) in place of `cell_timeout_s` when larger:
+    their first imports start torch and the student's package in a fresh kernel, which a loaded machine or
+    a cold disk cache slows far beyond any later cell; one interrupted halfway leaves its names undefined."""
     budget_s: float = CONFIG.time.submission_s
     """Wall-clock limit of the whole notebook run (kernel start included); later cells get `timeout`."""
     startup_timeout_s: float = 60.0
@@ -37,7 +45,8 @@ class NotebookGradingSettings:
     """Raise SandboxUnavailable when bubblewrap cannot be used, instead of falling back to a process."""
 
     def __post_init__(self) -> None:
-        for name in ("cell_timeout_s", "budget_s", "startup_timeout_s", "interrupt_grace_s"):
+        positive = ("cell_timeout_s", "readonly_timeout_s", "wall_factor", "budget_s", "startup_timeout_s")
+        for name in (*positive, "interrupt_grace_s"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
         if self.memory_mb < 1024:
