@@ -1,8 +1,10 @@
 """`autograder release`: write the student version of the kit from the single source.
 
-Steps, in order, one module each: strip the package (`package`), write the student project files
-(`project`), release the notebooks (`notebooks`), check for leaks (`leak`). Everything is written
-into a staging folder that replaces `out` only when every step passed (`staging`).
+Steps, in order, one module each: strip the package (`package`), list the forbidden shortcuts in the
+exercises' docstrings and ship their rules (`shortcuts`), write the student project files (`project`),
+release the notebooks (`notebooks`, whose build lists the shortcuts where each exercise is introduced),
+check for leaks (`leak`). Everything is written into a staging folder that replaces `out` only when every
+step passed (`staging`).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from .notebooks import NotebookStep, notebook_secret_lines, release_notebooks
 from .package import package_files, release_package
 from .policy import DEFAULT_POLICY, ReleasePolicy
 from .project import write_project_files
+from .shortcuts import ShortcutStep, tell_forbidden
 from .staging import check_target, staged
 
 MAX_LEAKS_SHOWN = 20
@@ -33,6 +36,7 @@ class ReleaseReport:
     skipped: list[tuple[Path, str]] = field(default_factory=list)
     """Source files left out of the release, with the reason."""
     notebooks: NotebookStep = field(default_factory=NotebookStep)
+    shortcuts: ShortcutStep = field(default_factory=ShortcutStep)
 
     @property
     def total_regions(self) -> int:
@@ -44,6 +48,11 @@ class ReleaseReport:
         lines.append(f"stripped {self.total_regions} solution regions in {len(self.regions)} files:")
         lines += [f"  {path.as_posix()}: {', '.join(names)}" for path, names in sorted(self.regions.items())]
         lines += [f"skipped {path.as_posix()} ({reason})" for path, reason in self.skipped]
+        if self.shortcuts.files:
+            lines.append(
+                f"forbidden shortcuts: listed in {len(self.shortcuts.docstrings)} docstrings, rules in "
+                + ", ".join(path.as_posix() for path in self.shortcuts.files)
+            )
         lines.append(f"notebooks: {len(self.notebooks.released)} released ({self.notebooks.note})")
         lines.append("leak check: clean")
         return lines
@@ -81,6 +90,8 @@ def release(
             package.regions,
             package.skipped,
         )
+        report.shortcuts = tell_forbidden(source, staging)
+        report.files += report.shortcuts.files
         report.files += write_project_files(source, staging, policy)
         report.notebooks = release_notebooks(source / "notebooks", staging / "notebooks", enabled=notebooks)
         report.files += report.notebooks.released

@@ -27,6 +27,11 @@ STUDENT_README = """# Upsampling, segmentation and autoencoders: student kit
    says which cell or command makes it, writes nothing and exits with code 1. Upload `submission.zip`
    as your course page says. The graded tests are not the public checks: passing every public check is
    necessary, not sufficient.
+5. Some shortcuts are not allowed: an exercise may not call the torch function it re-implements. Each
+   exercise's docstring ends with its `Not allowed here:` list, the notebook cell that introduces it shows
+   the same list, and `exercise_code/forbidden/rules.toml` holds them all. The public checks
+   (`no forbidden shortcuts`) and the submit helper name any such call with its file and line; the
+   grader gives the tests of a function that makes one 0 points.
 """
 
 
@@ -54,7 +59,7 @@ def student_pyproject(source: Path, policy: ReleasePolicy = DEFAULT_POLICY) -> s
         f"[project]\nname = {json.dumps(name)}\nversion = {json.dumps(version)}\n"
         f"requires-python = {json.dumps(python)}\ndependencies = [\n{deps}]\n\n"
         f'[tool.setuptools.packages.find]\ninclude = ["{policy.package}*"]\n\n'
-        '[tool.setuptools.package-data]\n"*" = ["*.json", "*.csv", "*.csv.gz", "*.txt", "*.png"]\n'
+        '[tool.setuptools.package-data]\n"*" = ["*.json", "*.toml", "*.csv", "*.csv.gz", "*.txt", "*.png"]\n'
     )
 
 

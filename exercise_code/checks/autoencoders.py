@@ -17,6 +17,7 @@ from exercise_code.config import CONFIG
 from .inputs import calling, expect_tensor, randn, seeded
 from .runner import CheckFailed, check, compare
 from .settings import AUTOENCODERS as AE
+from .shortcuts import shortcut_check
 
 
 def _digits(n: int, seed: int) -> Tensor:
@@ -199,3 +200,6 @@ def _principal_angles() -> None:
     with calling(what):
         angles = models.principal_angles(a, b)
     compare(angles, torch.tensor([0.0, 45.0], dtype=angles.dtype), what, "angles in degrees, ascending")
+
+
+shortcut_check("autoencoders", "exercise_code.models.autoencoders", "exercise_code.models.pca")

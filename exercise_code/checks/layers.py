@@ -15,6 +15,7 @@ from .inputs import randn as _randn
 from .inputs import tie_free
 from .runner import CheckFailed, check, compare
 from .settings import LAYERS
+from .shortcuts import shortcut_check
 
 
 @check("layers", "nearest_unpool2d")
@@ -196,3 +197,6 @@ def _unpool_module() -> None:
         "MaxUnpool2d vs torch.nn.MaxUnpool2d",
         "kernel_size=3, stride=2, padding=1, output 7 x 7",
     )
+
+
+shortcut_check("layers", "exercise_code.layers")

@@ -1,5 +1,5 @@
 """`python -m exercise_code.submit [--out FILE] [--root KIT] [--strict] [--no-checks]`: check the kit and
-write the submission zip; exit code 0 only when the zip was written."""
+write the submission zip; exit code 0 only when the zip was written and calls no forbidden shortcut."""
 
 from __future__ import annotations
 

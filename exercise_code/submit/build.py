@@ -1,8 +1,9 @@
 """`submit`: check a kit folder in five steps and write the submission zip only when nothing blocks it.
 
-1. the public checks (failing ones warn, or block under `strict`), 2. the required files, 3. the models
-(safe load, rebuild, limits), 4. the notebooks (run, answered), 5. the zip, built in a temporary file
-and renamed into place, so a failed run never leaves a partial zip.
+1. the public checks (failing ones warn, or block under `strict`) and the forbidden-shortcut scan (a
+forbidden call warns and makes the exit code 1, or blocks under `strict`), 2. the required files, 3. the
+models (safe load, rebuild, limits), 4. the notebooks (run, answered), 5. the zip, built in a temporary
+file and renamed into place, so a failed run never leaves a partial zip.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import zipfile
 from pathlib import Path
 
 from exercise_code.config import CONFIG
+from exercise_code.forbidden import scan_kit
 
 from .layout import (
     CAPS,
@@ -50,8 +52,8 @@ def submit(
     """Check the kit at `root` and write the submission zip `out` (a relative `out` is inside the kit).
 
     Returns the report (`str(report)` says what was checked, `report.ok` whether the zip was written);
-    nothing a student can get wrong raises. `strict`: failing public checks block the zip; `checks=False`
-    skips them.
+    nothing a student can get wrong raises. `strict`: failing public checks and forbidden calls block the
+    zip; `checks=False` skips the public checks (the forbidden-shortcut scan runs nothing and always runs).
     """
     kit = find_kit(Path(root))
     given = Path(root).expanduser().resolve()
@@ -80,6 +82,9 @@ def submit(
     report.checks_ok = answer.checks_ok is not False
     if report.checks_run and not report.checks_ok and strict:
         report.problems.append("some public checks do not pass, and --strict refuses to write the zip")
+    report.forbidden = forbidden_calls(kit)
+    if report.forbidden and strict:
+        report.problems.append("forbidden calls (FORBIDDEN in step 1), and --strict refuses to write the zip")
     for model in report.models:
         model.problem = model.problem or answer.rebuilt.get(model.name, "")
 
@@ -93,6 +98,15 @@ def submit(
     if not report.blocking():
         _write_zip(kit, files, report)
     return report
+
+
+def forbidden_calls(kit: Path) -> list[str]:
+    """The forbidden calls in the kit's `exercise_code` (the grader's static scan with the kit's rules), one
+    message each; a rules file that cannot be read is reported as such."""
+    try:
+        return [violation.message() for violation in scan_kit(kit)]
+    except ValueError as exc:  # a damaged exercise_code/forbidden/rules.toml
+        return [f"the forbidden-shortcut scan could not run: {exc}"]
 
 
 def submission_files(kit: Path, out: Path | None = None) -> tuple[list[str], list[str]]:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from exercise_code.forbidden import CONSEQUENCE
+
 from .model_files import MIB, ModelCheck
 from .notebooks import NotebookCheck
 
@@ -23,6 +25,9 @@ class SubmitReport:
     checks_run: bool = False
     checks_ok: bool = True
     check_lines: list[str] = field(default_factory=list)
+    forbidden: list[str] = field(default_factory=list)
+    """One line per forbidden call found by the static scan (`build.forbidden_calls`): not a missing piece,
+    so the zip is still written (unless `strict`), but the exit code is 1."""
     required: list[str] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
     """`<file> is missing: <what makes it>` (`layout.missing_sentences`)."""
@@ -43,7 +48,8 @@ class SubmitReport:
 
     @property
     def exit_code(self) -> int:
-        return 0 if self.written else 1
+        """0 when the zip was written and calls no forbidden shortcut, else 1."""
+        return 0 if self.written and not self.forbidden else 1
 
     def blocking(self) -> list[str]:
         """Everything that stops the zip: the missing files, then the other problems."""
@@ -63,6 +69,9 @@ class SubmitReport:
             lines.append(
                 "  WARNING: some public checks do not pass; the zip is written anyway (--strict refuses it)"
             )
+        lines += [f"  FORBIDDEN {line}" for line in self.forbidden]
+        if self.forbidden:
+            lines.append(f"  WARNING: {CONSEQUENCE}")
         if self.missing:
             lines.append("2/5 required files: MISSING")
             lines += [f"  - {m}" for m in self.missing]
@@ -77,6 +86,11 @@ class SubmitReport:
         lines += [f"  PROBLEM {p}" for p in self.problems]
         if self.written:
             lines += self._written()
+            if self.forbidden:
+                lines.append(
+                    f"  WARNING: written, but it holds {len(self.forbidden)} forbidden call(s) "
+                    "(FORBIDDEN above): exit code 1"
+                )
         else:
             count = len(self.blocking())
             lines.append(

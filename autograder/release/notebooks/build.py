@@ -23,6 +23,9 @@ import nbformat
 from nbformat import NotebookNode
 
 from autograder.errors import MarkerError
+from exercise_code.forbidden import Rules
+
+from .shortcuts import add_forbidden_lines, course_rules
 
 SCHEMA_VERSION = 3
 """nbgrader's cell metadata schema (nbgrader 0.9)."""
@@ -157,8 +160,12 @@ def convert(nb: NotebookNode, path: Path) -> tuple[NotebookNode, list[GradedCell
     return nb, graded
 
 
-def read_source(path: Path) -> tuple[NotebookNode, list[GradedCell]]:
-    """Read a percent script (or an .ipynb) and return the nbgrader notebook with its graded cells."""
+def read_source(path: Path, rules: Rules | None = None) -> tuple[NotebookNode, list[GradedCell]]:
+    """Read a percent script (or an .ipynb) and return the nbgrader notebook with its graded cells.
+
+    Each markdown cell that introduces an exercise gets the list of its forbidden shortcuts (`shortcuts`):
+    from `rules`, by default the course's rules file beside the notebooks' folder.
+    """
     path = Path(path)
     if path.suffix == ".ipynb":
         nb = nbformat.read(path, as_version=4)
@@ -168,6 +175,7 @@ def read_source(path: Path) -> tuple[NotebookNode, list[GradedCell]]:
     nb.metadata["kernelspec"] = dict(KERNELSPEC)
     nb.metadata["language_info"] = {"name": "python"}
     nb, graded = convert(nb, path)
+    add_forbidden_lines(nb, course_rules(path.parent) if rules is None else rules)
     nb.nbformat, nb.nbformat_minor = 4, 5
     for index, cell in enumerate(nb.cells):
         cell["id"] = f"{path.stem[:20]}-{index:03d}".replace("_", "-")
