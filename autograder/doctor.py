@@ -88,7 +88,7 @@ def diagnose(choice: IsolationChoice = IsolationChoice.AUTO, *, start_worker: bo
     return report
 
 
-def _worker_start(isolation, limits: SandboxLimits) -> str:  # noqa: ANN001 - an Isolation
+def _worker_start(isolation, limits: SandboxLimits) -> str:
     with tempfile.TemporaryDirectory(prefix="autograder-doctor-") as tmp:
         os.chmod(tmp, 0o755)
         start = time.monotonic()
@@ -100,7 +100,7 @@ def _worker_start(isolation, limits: SandboxLimits) -> str:  # noqa: ANN001 - an
             seconds = time.monotonic() - start
             info = protocol.unpack(reply.get("value"), [])
             return f"ok in {seconds:.1f} s (torch {info.get('torch', '?')} imported inside)"
-        except Exception as exc:  # noqa: BLE001 - report, do not crash the doctor
+        except Exception as exc:
             return f"FAILED: {type(exc).__name__}: {exc} {logs.text(500)}".strip()
         finally:
             if worker is not None:

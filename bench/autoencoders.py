@@ -26,13 +26,13 @@ import time
 # Idle OpenMP threads sleep instead of spinning, so CPU times stay comparable on a busy machine.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # read when torch loads libgomp, so before `import torch`
 
-import torch  # noqa: E402
-from torch import Tensor  # noqa: E402
-from torch.utils.data import TensorDataset  # noqa: E402
+import torch
+from torch import Tensor
+from torch.utils.data import TensorDataset
 
-from exercise_code.data import Digits  # noqa: E402
-from exercise_code.metrics import reconstruction_mse  # noqa: E402
-from exercise_code.models import (  # noqa: E402
+from exercise_code.data import Digits
+from exercise_code.metrics import reconstruction_mse
+from exercise_code.models import (
     Autoencoder,
     Classifier,
     Encoder,
@@ -40,7 +40,7 @@ from exercise_code.models import (  # noqa: E402
     pca,
     principal_angles,
 )
-from exercise_code.training import (  # noqa: E402
+from exercise_code.training import (
     Optimizer,
     Schedule,
     Task,
@@ -49,7 +49,7 @@ from exercise_code.training import (  # noqa: E402
     fit,
     make_loader,
 )
-from exercise_code.utils import seed_everything  # noqa: E402
+from exercise_code.utils import seed_everything
 
 
 def train_autoencoder(

@@ -161,8 +161,10 @@ def main(argv: list[str] | None = None) -> int:
     start = time.monotonic()
     subs = build(args.out / "input", args.n)
     load = os.getloadavg()[0]
-    print(f"built {len(subs)} submissions in {time.monotonic() - start:.0f} s; {os.cpu_count()} cores, "
-          f"load average {load:.1f} before the runs")  # fmt: skip
+    print(
+        f"built {len(subs)} submissions in {time.monotonic() - start:.0f} s; {os.cpu_count()} cores, "
+        f"load average {load:.1f} before the runs"
+    )
     settings = GradeSettings()
     rows = {}
     for name in args.runs:
@@ -173,33 +175,47 @@ def main(argv: list[str] | None = None) -> int:
     base = rows.get("w1", next(iter(rows.values())))["wall"]
     for name, row in rows.items():
         n = len(row["results"])
-        print(f"{name:>8} {row['wall']:>8.0f} {60 * n / row['wall']:>9.2f} {row['cpu'] / n:>10.1f} "
-              f"{base / row['wall']:>10.2f}x")  # fmt: skip
+        print(
+            f"{name:>8} {row['wall']:>8.0f} {60 * n / row['wall']:>9.2f} {row['cpu'] / n:>10.1f} "
+            f"{base / row['wall']:>10.2f}x"
+        )
     if "w1" in rows:
         stages = stage_cpu(rows["w1"]["results"], rows["w1"]["tree"])
-        print("CPU-seconds per submission by stage (--workers 1): "
-              + ", ".join(f"{k} {v:.1f}" for k, v in stages.items()))  # fmt: skip
+        print(
+            "CPU-seconds per submission by stage (--workers 1): "
+            + ", ".join(f"{k} {v:.1f}" for k, v in stages.items())
+        )
         correct = [r for r in rows["w1"]["results"] if r.student.endswith("_reference")]
         if correct:
             print(f"reference students: {statistics.mean(r.seconds for r in correct):.0f} s wall each")
     if "w2" in rows and "floor" in rows:
         w2, floor = rows["w2"], rows["floor"]
-        print(f"sandbox overhead (sandboxed / floor, --workers 2): CPU {w2['cpu'] / floor['cpu']:.2f}x, "
-              f"wall {w2['wall'] / floor['wall']:.2f}x")  # fmt: skip
+        print(
+            f"sandbox overhead (sandboxed / floor, --workers 2): CPU {w2['cpu'] / floor['cpu']:.2f}x, "
+            f"wall {w2['wall'] / floor['wall']:.2f}x"
+        )
     if "w2" in rows and "busy" in rows:
         idle = {r.student: (str(r.status), r.score) for r in rows["w2"]["results"]}
         busy = {r.student: (str(r.status), r.score) for r in rows["busy"]["results"]}
         differ = sorted(s for s in idle if idle[s] != busy.get(s))
-        print(f"beside 4 CPU burners ({rows['busy']['wall'] / rows['w2']['wall']:.2f}x the wall time): "
-              + ("every status and score identical" if not differ else f"DIFFERENT for {differ}: "
-                 + "; ".join(f"{s} {idle[s]} -> {busy.get(s)}" for s in differ)))  # fmt: skip
+        print(
+            f"beside 4 CPU burners ({rows['busy']['wall'] / rows['w2']['wall']:.2f}x the wall time): "
+            + (
+                "every status and score identical"
+                if not differ
+                else f"DIFFERENT for {differ}: "
+                + "; ".join(f"{s} {idle[s]} -> {busy.get(s)}" for s in differ)
+            )
+        )
     first = rows[next(iter(rows))]["results"]
     ref = [r.seconds for r in first if r.student.endswith("_reference")]
     loop = [r.seconds for r in first if r.student.endswith("_endless")]
     if ref and loop:
         bound = statistics.mean(ref) + 2 * settings.call_s
-        print(f"endless-loop student: {statistics.mean(loop):.0f} s wall; reference + 2 call timeouts = "
-              f"{bound:.0f} s ({'within' if statistics.mean(loop) <= bound else 'OVER'})")  # fmt: skip
+        print(
+            f"endless-loop student: {statistics.mean(loop):.0f} s wall; reference + 2 call timeouts = "
+            f"{bound:.0f} s ({'within' if statistics.mean(loop) <= bound else 'OVER'})"
+        )
     return 0
 
 

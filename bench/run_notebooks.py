@@ -44,9 +44,12 @@ def main(argv: list[str] | None = None) -> int:
         path = build_notebook(source, args.out / f"{source.stem}.ipynb")
         nb = nbformat.read(path, as_version=4)
         client = nbclient.NotebookClient(
-            nb, timeout=args.cell_timeout, kernel_name="python3", allow_errors=True,
+            nb,
+            timeout=args.cell_timeout,
+            kernel_name="python3",
+            allow_errors=True,
             resources={"metadata": {"path": str(args.out)}},
-        )  # fmt: skip
+        )
         start = time.perf_counter()
         client.execute(env=env, cwd=str(args.out))
         seconds = time.perf_counter() - start

@@ -35,16 +35,16 @@ from dataclasses import dataclass
 # step (measured: x2 with two such processes on two cores), and the budgets would depend on the load again.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # read when torch loads libgomp, so before `import torch`
 
-import torch  # noqa: E402
-import torch.nn.functional as F  # noqa: E402
-from torch import Tensor, nn  # noqa: E402
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
 
-from exercise_code.data import NUM_SCENE_CLASSES, DigitScenes, SceneConfig  # noqa: E402
-from exercise_code.metrics import per_class_iou  # noqa: E402
-from exercise_code.models import FCN, PatchClassifier, fully_convolutional  # noqa: E402
-from exercise_code.models.fcn import _upsampler  # noqa: E402
-from exercise_code.training import Task, evaluate, make_loader  # noqa: E402
-from exercise_code.utils import cpu_bf16_supported, seed_everything  # noqa: E402
+from exercise_code.data import NUM_SCENE_CLASSES, DigitScenes, SceneConfig
+from exercise_code.metrics import per_class_iou
+from exercise_code.models import FCN, PatchClassifier, fully_convolutional
+from exercise_code.models.fcn import _upsampler
+from exercise_code.training import Task, evaluate, make_loader
+from exercise_code.utils import cpu_bf16_supported, seed_everything
 
 DEFAULT_MODELS = ("32s", "16s", "8s", "patch")
 ALL_MODELS = (*DEFAULT_MODELS, "4s", "8s-maxpool")

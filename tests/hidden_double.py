@@ -38,11 +38,29 @@ def run_double(
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(root), str(REPO / "tests")])}
     targets = [str(SUITES / f) for f in files] if files else [str(SUITES)]
     command = [
-        sys.executable, "-m", "pytest", *targets, "-q", "-p", "hidden_double", "-p", "no:cacheprovider",
-        "-p", "no:xdist", "--rootdir", str(SUITES), "--confcutdir", str(SUITES), "-c", os.devnull,
-        "--import-mode=importlib", f"--double-root={root}", f"--double-out={out}", f"--double-seed={seed}",
+        sys.executable,
+        "-m",
+        "pytest",
+        *targets,
+        "-q",
+        "-p",
+        "hidden_double",
+        "-p",
+        "no:cacheprovider",
+        "-p",
+        "no:xdist",
+        "--rootdir",
+        str(SUITES),
+        "--confcutdir",
+        str(SUITES),
+        "-c",
+        os.devnull,
+        "--import-mode=importlib",
+        f"--double-root={root}",
+        f"--double-out={out}",
+        f"--double-seed={seed}",
         f"--double-key={key}",
-    ]  # fmt: skip
+    ]
     # cwd: `python -m` puts the working directory first on sys.path, before PYTHONPATH
     done = subprocess.run(command, env=env, cwd=root, capture_output=True, text=True, timeout=600)
     if not out.exists():
@@ -91,7 +109,7 @@ def _run(fn: Any, args: tuple, kwargs: dict, seed: int) -> Any:
         return _outbound(fn(*args, **kwargs))
     except StudentCodeError:
         raise
-    except Exception as exc:  # noqa: BLE001 - the student's exception, like the real proxy reports it
+    except Exception as exc:
         raise StudentCodeError(type(exc).__name__, str(exc)) from None
 
 
@@ -101,14 +119,21 @@ class FakeHandle:
     def __init__(self, model: nn.Module, seed: int = 0) -> None:
         self.model, self.seed = model, seed
 
-    def __call__(self, *tensors: torch.Tensor, method: str = "forward", batch_size: int | None = None,
-                 no_grad: bool = True) -> Any:  # fmt: skip
+    def __call__(
+        self,
+        *tensors: torch.Tensor,
+        method: str = "forward",
+        batch_size: int | None = None,
+        no_grad: bool = True,
+    ) -> Any:
         fn = getattr(self.model, method)
         with torch.no_grad() if no_grad else torch.enable_grad():
             if batch_size is None:
                 return _run(fn, tensors, {}, self.seed)
-            chunks = [_run(fn, tuple(t[i : i + batch_size] for t in tensors), {}, self.seed)
-                      for i in range(0, len(tensors[0]), batch_size)]  # fmt: skip
+            chunks = [
+                _run(fn, tuple(t[i : i + batch_size] for t in tensors), {}, self.seed)
+                for i in range(0, len(tensors[0]), batch_size)
+            ]
             return torch.cat(chunks)
 
     def call(self, method: str, *args: Any, **kwargs: Any) -> Any:
@@ -152,7 +177,7 @@ class FakeSubmission:
             model = build_model(spec)
             if state_dict is not None:
                 model.load_state_dict(state_dict)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             raise StudentCodeError(type(exc).__name__, str(exc)) from None
         return FakeHandle(model.eval(), self.seed)
 

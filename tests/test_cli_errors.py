@@ -97,10 +97,18 @@ def test_rejected_zip_has_the_full_maximum_in_every_report(tmp_path, capsys):
     rejected.write(out / "results" / "evil.json")
     rubric = load_rubric(HIDDEN_DIR / "rubric.toml")
     tests = [
-        {"name": key, "part": e.part, "concept": e.concept, "points": e.points, "max_points": e.points,
-         "status": "passed", "message": "", "seconds": 0.1}
+        {
+            "name": key,
+            "part": e.part,
+            "concept": e.concept,
+            "points": e.points,
+            "max_points": e.points,
+            "status": "passed",
+            "message": "",
+            "seconds": 0.1,
+        }
         for key, e in rubric.items()
-    ] + [dict(t, status="passed", points=t["max_points"]) for t in on_notebooks]  # fmt: skip
+    ] + [dict(t, status="passed", points=t["max_points"]) for t in on_notebooks]
     good = {"student": "good", "status": "graded", "score": 0.0, "max_score": 0.0, "tests": tests}
     (out / "results" / "good.json").write_text(json.dumps(good))
 

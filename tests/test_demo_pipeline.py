@@ -29,7 +29,7 @@ def triple(x):
 def test_replace_solution_changes_one_function_only() -> None:
     text = replace_solution(MODULE, "triple", "y = x + x\nreturn y + x  # same, slower\n")
     namespace: dict = {}
-    exec(compile(text, "module", "exec"), namespace)  # noqa: S102 - our own text
+    exec(compile(text, "module", "exec"), namespace)
     assert namespace["double"](2) == 4 and namespace["triple"](2) == 6
     assert "    y = x + x\n    return y + x  # same, slower\n" in text
     assert text.count("# BEGIN SOLUTION") == 1, "the replaced region loses its fence"
@@ -51,8 +51,14 @@ def _result(student: str, score: float, tampering: bool = False) -> dict:
     status = "passed" if score == 10 else "failed"
     tests = [{"name": "t", "points": score, "max_points": 10.0, "status": status}]
     flagged = ["restored"] if tampering else []
-    return {"student": student, "status": "graded", "score": score, "max_score": 10.0, "tests": tests,
-            "tampering": flagged}  # fmt: skip
+    return {
+        "student": student,
+        "status": "graded",
+        "score": score,
+        "max_score": 10.0,
+        "tests": tests,
+        "tampering": flagged,
+    }
 
 
 def test_expectations_name_what_is_not_met() -> None:

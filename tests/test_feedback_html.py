@@ -229,33 +229,95 @@ def realistic_result() -> dict[str, Any]:
     assert len(long_message) >= 300
     transpose_error = "max error 3.1e-01 at stride=2, padding=1, output_padding=1 (tolerance 1e-05)"
     rows: list[tuple[str, str, str, float, float, str, str]] = [
-        (f"test_layers.py::test_conv_transpose2d[{case}]", "layers", "failed" if case in (1, 3) else "passed",
-         0 if case in (1, 3) else 2, 2, "transpose convolution", transpose_error if case in (1, 3) else "")
+        (
+            f"test_layers.py::test_conv_transpose2d[{case}]",
+            "layers",
+            "failed" if case in (1, 3) else "passed",
+            0 if case in (1, 3) else 2,
+            2,
+            "transpose convolution",
+            transpose_error if case in (1, 3) else "",
+        )
         for case in range(5)
-    ]  # fmt: skip
+    ]
     rows += [
-        ("test_layers.py::test_max_unpool2d_module[kernel_size=3-stride=2-padding=1-indices_of_another_pool]",
-         "layers", "error", 0, 1, "max unpooling", html_message),
-        ("test_patch.py::test_extract_patches[0]", "patches", "failed", 0, 2.5, "patch extraction",
-         long_message),
+        (
+            "test_layers.py::test_max_unpool2d_module[kernel_size=3-stride=2-padding=1-indices_of_another_pool]",
+            "layers",
+            "error",
+            0,
+            1,
+            "max unpooling",
+            html_message,
+        ),
+        (
+            "test_patch.py::test_extract_patches[0]",
+            "patches",
+            "failed",
+            0,
+            2.5,
+            "patch extraction",
+            long_message,
+        ),
         ("test_patch.py::test_extract_patches[1]", "patches", "passed", 2.5, 2.5, "patch extraction", ""),
         ("test_fcn.py::test_fcn_output_size", "fcn", "passed", 4, 4, "FCN output size", ""),
-        ("test_fcn.py::test_fcn_crop", "fcn", "crashed", 0, 3, "FCN crop",
-         "fcn.forward crashed the sandboxed worker (signal 11, SIGSEGV); see the log excerpt"),
-        ("test_autoencoders.py::test_linear_autoencoder[0]", "autoencoders", "timeout", 0, 1.5,
-         "linear autoencoder", "call took > 60 s (CPU time)"),
-        ("test_autoencoders.py::test_classifier_on_encoder[True]", "autoencoders", "passed", 1.5, 1.5,
-         "classifier on an encoder", ""),
-        ("test_quality.py::test_segmentation_quality", "models", "passed", 3.72, 6,
-         "segmentation quality (mean IoU)",
-         "mean IoU on 20 hidden scenes 0.550 -> 62% of the points (0 at 0.3, full at 0.7)"),
-        ("test_quality.py::test_reconstruction_quality", "models", "forbidden", 0, 4, "",
-         "forbidden call: torch.nn.functional.conv_transpose2d (use your own conv_transpose2d)"),
+        (
+            "test_fcn.py::test_fcn_crop",
+            "fcn",
+            "crashed",
+            0,
+            3,
+            "FCN crop",
+            "fcn.forward crashed the sandboxed worker (signal 11, SIGSEGV); see the log excerpt",
+        ),
+        (
+            "test_autoencoders.py::test_linear_autoencoder[0]",
+            "autoencoders",
+            "timeout",
+            0,
+            1.5,
+            "linear autoencoder",
+            "call took > 60 s (CPU time)",
+        ),
+        (
+            "test_autoencoders.py::test_classifier_on_encoder[True]",
+            "autoencoders",
+            "passed",
+            1.5,
+            1.5,
+            "classifier on an encoder",
+            "",
+        ),
+        (
+            "test_quality.py::test_segmentation_quality",
+            "models",
+            "passed",
+            3.72,
+            6,
+            "segmentation quality (mean IoU)",
+            "mean IoU on 20 hidden scenes 0.550 -> 62% of the points (0 at 0.3, full at 0.7)",
+        ),
+        (
+            "test_quality.py::test_reconstruction_quality",
+            "models",
+            "forbidden",
+            0,
+            4,
+            "",
+            "forbidden call: torch.nn.functional.conv_transpose2d (use your own conv_transpose2d)",
+        ),
         (f"{nb1}/test_scale", f"notebook:{nb1}", "passed", 1, 1, "test scale", ""),
-        (f"{nb1}/test_shapes", f"notebook:{nb1}", "failed", 0, 2, "test shapes",
-         "AssertionError: assert (2, 3, 8, 8) == (2, 3, 16, 16)"),
+        (
+            f"{nb1}/test_shapes",
+            f"notebook:{nb1}",
+            "failed",
+            0,
+            2,
+            "test shapes",
+            "AssertionError: assert (2, 3, 8, 8) == (2, 3, 16, 16)",
+        ),
         (f"{nb2}/test_iou", f"notebook:{nb2}", "passed", 2, 2, "test iou", ""),
-    ]  # fmt: skip
+    ]
     tests = [
         _test(name, part, status, points, most, concept=concept, message=message)
         for name, part, status, points, most, concept, message in rows
@@ -297,10 +359,20 @@ measure(); addEventListener('load', measure);
 
 def _headless(chromium: str, page: Path, profile: Path, width: int, *args: str) -> str:
     command = [
-        chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync",
-        f"--user-data-dir={profile}", f"--window-size={width},2000", *args, page.as_uri(),
-    ]  # fmt: skip
+        chromium,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={profile}",
+        f"--window-size={width},2000",
+        *args,
+        page.as_uri(),
+    ]
     return subprocess.run(command, capture_output=True, text=True, timeout=120, check=True).stdout
 
 

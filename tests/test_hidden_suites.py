@@ -25,8 +25,11 @@ def _test_functions() -> set[str]:
     names = set()
     for path in SUITES.glob("test_*.py"):
         tree = ast.parse(path.read_text())
-        names |= {f"{path.name}::{n.name}" for n in tree.body if isinstance(n, ast.FunctionDef)
-                  and n.name.startswith("test_")}  # fmt: skip
+        names |= {
+            f"{path.name}::{n.name}"
+            for n in tree.body
+            if isinstance(n, ast.FunctionDef) and n.name.startswith("test_")
+        }
     return names
 
 

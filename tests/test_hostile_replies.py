@@ -371,7 +371,7 @@ def test_missing_submodules_are_missing_and_third_party_imports_are_errors(
     def reply(target: str) -> dict[str, Any]:
         try:
             worker.resolve(target)
-        except Exception as exc:  # noqa: BLE001 - what `Worker.handle` turns into the reply
+        except Exception as exc:
             return worker.failure(exc)
         return {"kind": "resolved"}
 

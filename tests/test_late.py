@@ -128,8 +128,12 @@ def test_unknown_time_is_recorded_not_penalised():
     (out,) = apply_late_policy([_result("ann")], POLICY, {})
     assert out["score"] == 8.0
     assert out["late"] == {
-        "submitted_at": None, "source": "none", "days_late": 0, "penalty": 0.0, "score_before": 8.0,
-    }  # fmt: skip
+        "submitted_at": None,
+        "source": "none",
+        "days_late": 0,
+        "penalty": 0.0,
+        "score_before": 8.0,
+    }
 
 
 def test_days_late_without_deadline_is_zero():
@@ -168,8 +172,10 @@ def test_times_from_csv_win_over_zip_entries_which_are_read_in_the_deadline_zone
         8.0,
     )
     assert (out["bob"]["late"]["source"], out["bob"]["late"]["days_late"], out["bob"]["score"]) == (
-        "zip-entries", 1, 7.0,
-    )  # fmt: skip
+        "zip-entries",
+        1,
+        7.0,
+    )
     assert out["cat"]["late"]["source"] == "none"
 
 
@@ -223,8 +229,16 @@ def test_grades_csv_and_gradescope_carry_the_penalised_score() -> None:
     from autograder.reports import gradebook_rows, to_gradescope, validate_gradescope
     from autograder.reports.late import SubmissionTime, TimeSource, apply_late_policy
 
-    test = {"name": "t", "part": "layers", "concept": "c", "points": 10.0, "max_points": 10.0,
-            "status": "passed", "message": "", "seconds": 0.1}  # fmt: skip
+    test = {
+        "name": "t",
+        "part": "layers",
+        "concept": "c",
+        "points": 10.0,
+        "max_points": 10.0,
+        "status": "passed",
+        "message": "",
+        "seconds": 0.1,
+    }
     result = {"student": "ann", "status": "graded", "score": 10.0, "max_score": 10.0, "tests": [test]}
     policy = LatePolicy(deadline="2025-06-01T00:00:00+00:00", penalty_per_day=0.1)
     at = SubmissionTime(datetime(2025, 6, 2, 12, tzinfo=UTC), TimeSource.CSV)  # 2 started days late

@@ -87,8 +87,19 @@ def test_rows_map_submission_ids_to_lms_ids_in_roster_order(exported):
     ]  # carol has no email: a row Moodle could not match would abort its whole import
     rows = {row[3]: row for row in _read(exported.nbgrader_csv)[1:]}
     assert list(rows) == ["alice", "bob", "carol", "dave"]  # roster order, then results the roster lacks
-    assert rows["alice"] == ["Dense prediction", "", "", "alice", "Liddell", "Alice", "alice@uni.example",
-                             "7.5", "0.0", "7.5", "10.0"]  # fmt: skip
+    assert rows["alice"] == [
+        "Dense prediction",
+        "",
+        "",
+        "alice",
+        "Liddell",
+        "Alice",
+        "alice@uni.example",
+        "7.5",
+        "0.0",
+        "7.5",
+        "10.0",
+    ]
     assert rows["bob"][7:] == ["0.0", "0.0", "0.0", "10.0"]
     assert rows["carol"][2] == "" and rows["carol"][7:] == ["0.0", "0.0", "0.0", "10.0"]  # as nbgrader does
     assert rows["dave"][3:] == ["dave", "", "", "", "9.0", "0.0", "9.0", "10.0"]

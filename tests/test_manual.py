@@ -32,16 +32,36 @@ QUESTIONS = [("01_nb", "q_why", 2.0), ("01_nb", "q_again", 3.0), ("02_nb", "q_la
 
 def _result(student: str, answers: dict[str, str | None]) -> dict:
     manual = [
-        {"name": f"{nb}/{cell}", "grade_id": cell, "max_points": most, "answer": answers.get(cell),
-         "prompt": f"**Question {cell}.** Explain." if cell != "q_last" else "", "notebook": nb}
+        {
+            "name": f"{nb}/{cell}",
+            "grade_id": cell,
+            "max_points": most,
+            "answer": answers.get(cell),
+            "prompt": f"**Question {cell}.** Explain." if cell != "q_last" else "",
+            "notebook": nb,
+        }
         for nb, cell, most in QUESTIONS
-    ]  # fmt: skip
-    test = {"name": "01_nb/test_a", "part": "notebook:01_nb", "concept": "test a", "points": 1.0,
-            "max_points": 1.0, "status": "passed", "message": "", "seconds": 0.1}  # fmt: skip
+    ]
+    test = {
+        "name": "01_nb/test_a",
+        "part": "notebook:01_nb",
+        "concept": "test a",
+        "points": 1.0,
+        "max_points": 1.0,
+        "status": "passed",
+        "message": "",
+        "seconds": 0.1,
+    }
     return {
-        "schema": 2, "student": student, "status": "graded", "score": 1.0, "max_score": 1.0, "tests": [test],
-        "message": "01_nb: a note\n" + MANUAL_NOTE.format(points=6.0), "manual": manual,
-    }  # fmt: skip
+        "schema": 2,
+        "student": student,
+        "status": "graded",
+        "score": 1.0,
+        "max_score": 1.0,
+        "tests": [test],
+        "message": "01_nb: a note\n" + MANUAL_NOTE.format(points=6.0),
+        "manual": manual,
+    }
 
 
 @pytest.fixture
@@ -90,8 +110,11 @@ def test_round_trip_export_fill_import_apply(out: Path, tmp_path: Path) -> None:
     rows = _rows(paths.csv)
     assert list(rows[0]) == list(CSV_COLUMNS)
     assert [(r["cell"], r["student"]) for r in rows[:4]] == [
-        ("q_why", "alice"), ("q_why", "bob"), ("q_why", "carol"), ("q_again", "alice"),
-    ], "questions in notebook order, students sorted within one"  # fmt: skip
+        ("q_why", "alice"),
+        ("q_why", "bob"),
+        ("q_why", "carol"),
+        ("q_again", "alice"),
+    ], "questions in notebook order, students sorted within one"
     assert rows[0]["prompt"] == "**Question q_why.** Explain." and rows[0]["max_points"] == "2"
     assert all(r["points"] == r["comment"] == "" for r in rows)
     assert sorted(paths.pages) == ["01_nb/q_again", "01_nb/q_why", "02_nb/q_last"]
@@ -110,9 +133,15 @@ def test_round_trip_export_fill_import_apply(out: Path, tmp_path: Path) -> None:
     alice, bob = applied[0], applied[1]
     hand = {t["name"]: t for t in alice["tests"][1:]}
     assert hand["01_nb/q_why"] == {
-        "name": "01_nb/q_why", "part": "notebook:01_nb", "concept": "q why", "points": 1.5, "max_points": 2.0,
-        "status": "passed", "message": "comment for alice", "seconds": 0.0,
-    }  # fmt: skip
+        "name": "01_nb/q_why",
+        "part": "notebook:01_nb",
+        "concept": "q why",
+        "points": 1.5,
+        "max_points": 2.0,
+        "status": "passed",
+        "message": "comment for alice",
+        "seconds": 0.0,
+    }
     assert (alice["score"], alice["max_score"]) == (1.0 + 1.5 + 1 + 1, 1.0 + 6.0)
     assert alice["message"] == "01_nb: a note", "every answer graded: the note goes, other lines stay"
     bob_again = next(t for t in bob["tests"] if t["name"] == "01_nb/q_again")
@@ -285,9 +314,10 @@ x = 1
 def test_prompts_from_the_source_notebooks(tmp_path: Path) -> None:
     (tmp_path / "01_q.py").write_text(SOURCE, encoding="utf-8")
     assert source_prompts(tmp_path) == {
-        ("01_q", "why"): "**Question 1.** Why?", ("01_q", "follow_up"): "",
+        ("01_q", "why"): "**Question 1.** Why?",
+        ("01_q", "follow_up"): "",
         ("01_q", "code"): "**Question 3.** Write code.",
-    }  # fmt: skip
+    }
 
 
 def test_grading_keeps_the_prompt_and_a_bounded_answer(tmp_path: Path, monkeypatch) -> None:

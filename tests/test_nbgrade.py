@@ -427,9 +427,12 @@ def test_one_batch_grades_notebooks_resumes_and_reports_without_running_code(
     seen: list[tuple[str, bool]] = []
     options = dict(out=out, parts=("notebooks",), notebooks=source_dir, notebook_settings=FAST)
     grade_batch(
-        folders, workers=2, settings=GradeSettings(submission_s=120), **options,
+        folders,
+        workers=2,
+        settings=GradeSettings(submission_s=120),
+        **options,
         on_result=lambda result, resumed: seen.append((result.student, resumed)),
-    )  # fmt: skip
+    )
     assert sorted(seen) == [("ann", False), ("bob", False)]
     ann, bob = stored_results(out)
     assert (ann["score"], ann["max_score"]) == (6.0, 12.0), "02_second is missing: 0 / 6"

@@ -347,7 +347,7 @@ class _Page(HTMLParser):
         self._cell: list[str] | None = None
         self._into: list[str] | None = None
 
-    def handle_starttag(self, tag, attrs):  # noqa: ANN001 - HTMLParser's signature
+    def handle_starttag(self, tag, attrs):
         attrs = dict(attrs)
         if tag == "table":
             self._table = attrs.get("id", "")
@@ -358,7 +358,7 @@ class _Page(HTMLParser):
         elif tag == "pre" or (tag == "div" and attrs.get("class") == "where"):
             self._into = []
 
-    def handle_endtag(self, tag):  # noqa: ANN001
+    def handle_endtag(self, tag):
         if tag == "td" and self._cell is not None:
             self.rows[-1].append("".join(self._cell))
             self._cell = None
@@ -368,7 +368,7 @@ class _Page(HTMLParser):
         elif tag == "table":
             self._table = ""
 
-    def handle_data(self, data):  # noqa: ANN001
+    def handle_data(self, data):
         for sink in (self._cell, self._into):
             if sink is not None:
                 sink.append(data)
@@ -379,10 +379,17 @@ def test_the_html_shows_what_the_json_holds(run):
     page.feed(run["html"])
     rows = [row for row in page.rows if row]
     expected = [
-        [str(p["rank"]), p["a"], p["b"], percent(p["score"]), percent(p["share_a"]), percent(p["share_b"]),
-         str(len(p["regions"]))]
+        [
+            str(p["rank"]),
+            p["a"],
+            p["b"],
+            percent(p["score"]),
+            percent(p["share_a"]),
+            percent(p["share_b"]),
+            str(len(p["regions"])),
+        ]
         for p in run["json"]["pairs"][: run["json"]["settings"]["table_rows"]]
-    ]  # fmt: skip
+    ]
     assert rows == expected
     shown = [p for p in run["json"]["pairs"][:20] if p["regions"]]
     sides = [(p[who], r[who], r[f"code_{who}"]) for p in shown for r in p["regions"] for who in ("a", "b")]

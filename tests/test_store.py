@@ -23,8 +23,9 @@ def _test(name: str, part: str, points: float, maximum: float = 2.0) -> TestResu
 
 
 def _result(parts: list[str], tests: list[TestResult], **kw) -> SubmissionResult:
-    result = SubmissionResult("ann", SubmissionStatus.GRADED, seed=1, source_sha256="abc", parts=parts,
-                              tests=tests, **kw)  # fmt: skip
+    result = SubmissionResult(
+        "ann", SubmissionStatus.GRADED, seed=1, source_sha256="abc", parts=parts, tests=tests, **kw
+    )
     result.total()
     return result
 

@@ -485,8 +485,10 @@ def _venv_with_the_release(tmp_path: Path, release_dir: Path) -> Path:
     python = venv / "bin" / "python"
     purelib = subprocess.run(
         [python, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
-        capture_output=True, text=True, check=True,
-    ).stdout.strip()  # fmt: skip
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     Path(purelib, "borrowed_packages.pth").write_text(sysconfig.get_path("purelib") + "\n")
     install = [python, "-m", "pip", "install", "--no-deps", "--no-build-isolation", "--no-index", "-q"]
     done = subprocess.run([*install, "-e", str(release_dir)], capture_output=True, text=True, timeout=300)
@@ -503,8 +505,10 @@ def test_released_kit_hands_in_with_its_own_helper(tmp_path):
     python = _venv_with_the_release(tmp_path, release_dir)
     where = subprocess.run(
         [python, "-c", "import exercise_code; print(exercise_code.__file__); import autograder"],
-        cwd=tmp_path, capture_output=True, text=True,
-    )  # fmt: skip
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
     assert where.stdout.startswith(str(release_dir / "exercise_code"))
     assert "No module named 'autograder'" in where.stderr  # the helper cannot lean on the grader
 

@@ -64,8 +64,15 @@ def test_a_bug_that_is_not_caught_is_reported(tmp_path, models):
         "    check_4d(x)\n    sh, sw = positive_pair(scale, 'scale')\n"
         "    return x.repeat_interleave(sh, dim=2).repeat_interleave(sw, dim=3)\n'''\n"
     )
-    report = verify(source=REPO, corpus=tmp_path / "corpus", out=tmp_path / "out", models=models,
-                    workers=1, reference=False, skeleton=False)  # fmt: skip
+    report = verify(
+        source=REPO,
+        corpus=tmp_path / "corpus",
+        out=tmp_path / "out",
+        models=models,
+        workers=1,
+        reference=False,
+        skeleton=False,
+    )
     (outcome,) = report.outcomes
     assert not report.ok and not outcome.ok
     assert "NOT caught" in outcome.detail, outcome.detail
@@ -78,8 +85,17 @@ CHEATS = REPO / "tests" / "cheats"
 def cheats(models, tmp_path_factory):
     """The cheating students, graded with the assignment's own score scales."""
     out = tmp_path_factory.mktemp("cheats")
-    return verify(source=REPO, corpus=None, cheats=CHEATS, out=out, models=models, workers=2, seed=3,
-                  reference=False, skeleton=False)  # fmt: skip
+    return verify(
+        source=REPO,
+        corpus=None,
+        cheats=CHEATS,
+        out=out,
+        models=models,
+        workers=2,
+        seed=3,
+        reference=False,
+        skeleton=False,
+    )
 
 
 @pytest.mark.skipif(
@@ -89,9 +105,18 @@ def cheats(models, tmp_path_factory):
 def test_every_cheat_earns_nothing(cheats):
     assert cheats.ok, "\n".join(cheats.lines())
     names = {o.name for o in cheats.outcomes}
-    assert names >= {"lookup_public_digits", "replay_hidden_scenes", "identity_autoencoder", "wide_latent",
-                     "cache_inputs", "buffer_stuffing", "broadcast_buffer", "foreign_encoder",
-                     "aten_conv_transpose", "shadow_package"}  # fmt: skip
+    assert names >= {
+        "lookup_public_digits",
+        "replay_hidden_scenes",
+        "identity_autoencoder",
+        "wide_latent",
+        "cache_inputs",
+        "buffer_stuffing",
+        "broadcast_buffer",
+        "foreign_encoder",
+        "aten_conv_transpose",
+        "shadow_package",
+    }
     detail = {o.name: o.detail for o in cheats.outcomes}
     assert "mnist_5k.csv.gz" in detail["lookup_public_digits"]  # the digit files are empty in the sandbox
     assert "7,400,000 values" in detail["broadcast_buffer"]
@@ -112,8 +137,16 @@ def test_a_cheat_that_earns_points_is_reported(tmp_path, models):
         'MODELS = {"autoencoder": {"spec": {"name": "Autoencoder", "kwargs": "SAME"},\n'
         '                          "from": "autoencoder"}}\n'
     )
-    report = verify(source=REPO, corpus=None, cheats=tmp_path / "cheats", out=tmp_path / "out", models=models,
-                    workers=1, reference=False, skeleton=False)  # fmt: skip
+    report = verify(
+        source=REPO,
+        corpus=None,
+        cheats=tmp_path / "cheats",
+        out=tmp_path / "out",
+        models=models,
+        workers=1,
+        reference=False,
+        skeleton=False,
+    )
     (outcome,) = report.outcomes
     assert not report.ok and outcome.kind == "cheat"
     assert outcome.detail.startswith("NOT caught"), outcome.detail

@@ -196,7 +196,7 @@ def test_guard_trip_is_recorded_even_when_caught(guard):
     guard.activate(["torch.nn.functional.conv_transpose2d"])
     try:
         F.conv_transpose2d(torch.ones(1, 1, 1, 1), torch.ones(1, 1, 1, 1))
-    except BaseException:  # noqa: BLE001 - what a cheating student would write
+    except BaseException:
         pass
     assert guard.deactivate()[0] == "torch.nn.functional.conv_transpose2d"
 

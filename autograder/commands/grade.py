@@ -116,7 +116,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"isolation: {detect_isolation(settings.isolation).summary()}", file=sys.stderr)
     bar = tqdm(total=len(submissions), unit="submission", file=sys.stderr)
 
-    def progress(result, resumed: bool) -> None:  # noqa: ANN001 - a SubmissionResult
+    def progress(result, resumed: bool) -> None:
         bar.set_postfix_str(f"{result.student}: {result.status}" + (" (resumed)" if resumed else ""))
         bar.update(1)
 

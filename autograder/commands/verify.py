@@ -63,7 +63,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from autograder.verify import ANY_QUALITY, TINY_BUDGET, ModelBudget, verify
 
-    def progress(outcome) -> None:  # noqa: ANN001 - an Outcome
+    def progress(outcome) -> None:
         print(f"{'ok ' if outcome.ok else 'BAD'} {outcome.kind:<9} {outcome.name}", file=sys.stderr)
 
     report = verify(

@@ -167,4 +167,3 @@ def main(argv: list[str] | None = None) -> int:
     print(f"demo: {len(steps)} steps in {time.monotonic() - started:.0f} s")
     print("demo: done")
     return 0
-

@@ -69,9 +69,12 @@ def build_submissions(
         raise ValueError("the release step must run before the sample submissions are built")
     start = time.perf_counter()
     state.submissions = build_demo_submissions(
-        source=source, release=release, out=_out(source, settings) / "submissions",
-        train_seconds=settings.train_seconds, seed=settings.seed,
-    )  # fmt: skip
+        source=source,
+        release=release,
+        out=_out(source, settings) / "submissions",
+        train_seconds=settings.train_seconds,
+        seed=settings.seed,
+    )
     lines = [f"{s.name:<24} {s.path}" for s in state.submissions]
     lines.append(
         f"built in {time.perf_counter() - start:.1f} s (models trained {settings.train_seconds:g} s each)"
@@ -107,9 +110,14 @@ def grade(source: Path, settings: DemoGrading, state: DemoState) -> tuple[bool, 
         )
 
     grade_batch(
-        paths, out=out, workers=settings.workers, seed=settings.seed, settings=grade_settings,
-        notebook_settings=notebook_settings, on_result=done,
-    )  # fmt: skip
+        paths,
+        out=out,
+        workers=settings.workers,
+        seed=settings.seed,
+        settings=grade_settings,
+        notebook_settings=notebook_settings,
+        on_result=done,
+    )
     state.merged = stored_results(out)
     state.paths = write_reports(state.merged, out / "reports")
     lines.append(f"graded {len(paths)} submissions in {time.perf_counter() - start:.1f} s")
@@ -136,9 +144,11 @@ def expectations(state: DemoState) -> list[tuple[bool, str]]:
     reference = by_name.get("reference", {})
     others = [r for name, r in by_name.items() if name != "reference"]
     checks.append(
-        (bool(reference) and all(_percent(reference) > _percent(r) for r in others),
-         f"the reference scores highest ({_percent(reference):.0f} %)")
-    )  # fmt: skip
+        (
+            bool(reference) and all(_percent(reference) > _percent(r) for r in others),
+            f"the reference scores highest ({_percent(reference):.0f} %)",
+        )
+    )
     skeleton = by_name.get("skeleton", {})
     checks.append(
         (bool(skeleton) and _percent(skeleton) <= 10, f"the skeleton scores ~0 ({_percent(skeleton):.0f} %)")
@@ -155,8 +165,13 @@ def expectations(state: DemoState) -> list[tuple[bool, str]]:
     checks.append((bool(cara.get("tampering")), "cara's deleted test cell is restored and reported"))
     mallory = by_name.get("mallory_malicious", {})
     escaped = escaped_markers()
-    checks.append((not escaped, "nothing the malicious submission wrote reached this machine"
-                   + (f": {[str(p) for p in escaped]}" if escaped else "")))  # fmt: skip
+    checks.append(
+        (
+            not escaped,
+            "nothing the malicious submission wrote reached this machine"
+            + (f": {[str(p) for p in escaped]}" if escaped else ""),
+        )
+    )
     statuses = sorted({t["status"] for t in mallory.get("tests", [])} - {"passed"})
     checks.append(
         (bool(mallory.get("tampering")), f"mallory's tampering is reported; its statuses: {statuses}")

@@ -139,7 +139,7 @@ class _Payload:
     def __init__(self, command: str) -> None:
         self.command = command
 
-    def __reduce__(self):  # noqa: ANN204
+    def __reduce__(self):
         import os
 
         return (os.system, (self.command,))
@@ -226,9 +226,13 @@ def build_demo_submissions(
     _write_notebooks(cara, stripped, names)
     _copy_models(models.untrained, cara)
     subs.append(
-        DemoSubmission(cara.name, cara, "nearest unpooling fails; notebooks matched without metadata; "
-                       "one deleted test cell restored (tampering); untrained model scores low")
-    )  # fmt: skip
+        DemoSubmission(
+            cara.name,
+            cara,
+            "nearest unpooling fails; notebooks matched without metadata; "
+            "one deleted test cell restored (tampering); untrained model scores low",
+        )
+    )
 
     mallory = out / "mallory_malicious"
     _copy_package(source, mallory)
@@ -248,9 +252,13 @@ def build_demo_submissions(
     with open(mallory / "models" / "segmentation.pt", "wb") as handle:
         pickle.dump(_Payload(f"touch /tmp/{ESCAPE_MARKER}-pickle"), handle)
     subs.append(
-        DemoSubmission(mallory.name, mallory, "nothing escapes the sandbox: forbidden call, memory, crash, "
-                       "timeout and tampering each cost only their own tests")
-    )  # fmt: skip
+        DemoSubmission(
+            mallory.name,
+            mallory,
+            "nothing escapes the sandbox: forbidden call, memory, crash, "
+            "timeout and tampering each cost only their own tests",
+        )
+    )
     shutil.rmtree(out / "_models", ignore_errors=True)
     return subs
 

@@ -87,12 +87,12 @@ def read_model_file(path: Path, name: str, limits: ModelLimits) -> ModelFile:
         with warnings.catch_warnings():  # torch's notes on a file's pickle protocol are not the student's
             warnings.simplefilter("ignore")
             state = torch.load(path, weights_only=True, map_location="cpu", mmap=True)
-    except Exception:  # noqa: BLE001 - the legacy (non-zip) format cannot be memory-mapped
+    except Exception:
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 state = torch.load(path, weights_only=True, map_location="cpu")
-        except Exception as exc:  # noqa: BLE001 - anything the safe unpickler refuses
+        except Exception as exc:
             lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
             detail = next((ln for ln in lines if "WeightsUnpickler error" in ln), lines[-1] if lines else "")
             raise StudentCodeError(

@@ -137,7 +137,7 @@ class DaskExecutor:
     def __exit__(self, *exc: object) -> None:
         for thing in (self.client, self._cluster):
             if thing is not None:
-                with contextlib.suppress(Exception):  # noqa: BLE001 - best effort on the way out
+                with contextlib.suppress(Exception):
                     thing.close()
         self.client = self._cluster = None
 
@@ -213,14 +213,14 @@ class DaskExecutor:
                     raise GradingError(
                         f"the Dask cluster lost the task of {job.student}; re-run to resume"
                     ) from None
-                except Exception as exc:  # noqa: BLE001 - the task itself failed: the cluster, not the student
+                except Exception as exc:
                     message = f"the Dask task failed on the cluster: {type(exc).__name__}: {exc}"
                     yield Outcome(job, status=SubmissionStatus.ERROR, message=message, store=False)
                     continue
                 yield self._outcome(job, reply, plan, seconds)
         finally:
             if futures:  # interrupted: running children finish or time out on their workers
-                with contextlib.suppress(Exception):  # noqa: BLE001 - best effort on the way out
+                with contextlib.suppress(Exception):
                     self.client.cancel(list(futures))
 
     @staticmethod

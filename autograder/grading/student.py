@@ -190,16 +190,28 @@ def grade_student(
             with _stage(stages, "suites"):
                 try:
                     suite = grade_submission(
-                        Path(path), out=out, suites=suites, rubric=rubric, forbidden=forbidden,
-                        hidden_data=hidden_data, seed=seed, hidden_key=hidden_key,
-                        settings=replace(settings, keep_work=True), student=student, isolation=isolation,
-                    )  # fmt: skip
+                        Path(path),
+                        out=out,
+                        suites=suites,
+                        rubric=rubric,
+                        forbidden=forbidden,
+                        hidden_data=hidden_data,
+                        seed=seed,
+                        hidden_key=hidden_key,
+                        settings=replace(settings, keep_work=True),
+                        student=student,
+                        isolation=isolation,
+                    )
                 except AutograderError as exc:
                     log.warning("hidden suites failed for %s: %s", student, exc)
                     suite = SubmissionResult(
-                        student=student, status=SubmissionStatus.ERROR, seed=seed, source=str(path),
-                        max_score=suite_max, message=f"the hidden suites could not run: {exc}",
-                    )  # fmt: skip
+                        student=student,
+                        status=SubmissionStatus.ERROR,
+                        seed=seed,
+                        source=str(path),
+                        max_score=suite_max,
+                        message=f"the hidden suites could not run: {exc}",
+                    )
         else:
             with _stage(stages, "intake"):
                 suite = _intake_only(Path(path), workdir, student, seed, settings, isolation)
@@ -214,17 +226,23 @@ def grade_student(
         if Part.SUITES in parts and not rejected:
             with _stage(stages, "examples"):
                 pictures = prediction_examples(
-                    root, seed=seed, hidden_key=hidden_key, count=examples, settings=settings,
+                    root,
+                    seed=seed,
+                    hidden_key=hidden_key,
+                    count=examples,
+                    settings=settings,
                     isolation=isolation,
-                )  # fmt: skip
+                )
         notebook_results: list[dict[str, Any]] = []
         if Part.NOTEBOOKS in parts:
             left = settings.submission_s - (time.monotonic() - started)
             with _stage(stages, "notebooks"):
                 notebook_results = grade_notebooks(
-                    source_dir=notebooks, submission_root=root, settings=notebook_settings,
+                    source_dir=notebooks,
+                    submission_root=root,
+                    settings=notebook_settings,
                     budget_s=max(left, 0.5),
-                )  # fmt: skip
+                )
     finally:
         if not settings.keep_work:  # the manifest (what was graded) stays
             shutil.rmtree(workdir / "submission", ignore_errors=True)
@@ -236,4 +254,3 @@ def grade_student(
     result.stages = stages
     result.seconds = round(time.monotonic() - started, 3)
     return result
-

@@ -102,7 +102,7 @@ class _Writer:
         except (NotADirectoryError, IsADirectoryError):
             raise IntakeRejected(f"entry {rel} clashes with a file or folder of the same name") from None
 
-    def copy(self, rel: PurePosixPath, stream) -> None:  # noqa: ANN001 - a binary file object
+    def copy(self, rel: PurePosixPath, stream) -> None:
         fd = self.open(rel)
         size = 0
         try:

@@ -312,8 +312,11 @@ def read_scores_csv(path: Path, answers: list[ManualAnswer]) -> tuple[dict[Key, 
         seen: dict[Key, int] = {}
         problems, blank = [], 0
         for number, row in enumerate(reader, start=2):
-            key: Key = ((row.get("student") or "").strip(), (row.get("notebook") or "").strip(),
-                        (row.get("cell") or "").strip())  # fmt: skip
+            key: Key = (
+                (row.get("student") or "").strip(),
+                (row.get("notebook") or "").strip(),
+                (row.get("cell") or "").strip(),
+            )
             checked = _check_row(row, known)
             if key in seen:
                 problems.append(f"row {number}: {key[0]} {key[1]}/{key[2]} again (first in row {seen[key]})")
@@ -358,9 +361,14 @@ def import_manual(out: Path, csv_path: Path) -> ImportSummary:
             history.append({k: old.get(k) for k in ("points", "comment", "imported_at", "file")})
         counts["changed" if old else "new"] += 1
         cells[f"{notebook}/{cell}"] = {
-            "notebook": notebook, "cell": cell, "points": score.points, "comment": score.comment,
-            "imported_at": now, "file": csv_path.name, "history": history,
-        }  # fmt: skip
+            "notebook": notebook,
+            "cell": cell,
+            "points": score.points,
+            "comment": score.comment,
+            "imported_at": now,
+            "file": csv_path.name,
+            "history": history,
+        }
     if counts["new"] or counts["changed"]:
         store["imports"].append({"at": now, "file": csv_path.name, **counts})
         write_json_atomic(path, store)

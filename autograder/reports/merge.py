@@ -167,9 +167,13 @@ def stored_results(out: Path) -> list[dict[str, Any]]:
             result.setdefault("student", path.stem)
         except (OSError, ValueError) as exc:
             result = {
-                "student": path.stem, "status": "error", "score": 0.0, "max_score": 0.0, "tests": [],
+                "student": path.stem,
+                "status": "error",
+                "score": 0.0,
+                "max_score": 0.0,
+                "tests": [],
                 "message": f"the stored result {path.name} cannot be read ({exc}): grade this student again",
-            }  # fmt: skip
+            }
         results.append(result)
     expected = expected_tests(r for r in results if r.get("status") == "graded")
     return sorted((complete_result(r, expected) for r in results), key=lambda r: str(r["student"]))

@@ -144,9 +144,16 @@ def plan_run(grader: Path, submission: Path, settings: NotebookGradingSettings) 
             at = argv.index("--remount-ro")
             argv[at:at] = masks
         run = SandboxRun(
-            in_cgroup(cgroup, [*limits, *argv]), "/", {"PATH": "/usr/bin:/bin"}, isolation.summary(),
-            grader_inside, SUBMISSION_DIR, "/tmp", site, cgroup,
-        )  # fmt: skip
+            in_cgroup(cgroup, [*limits, *argv]),
+            "/",
+            {"PATH": "/usr/bin:/bin"},
+            isolation.summary(),
+            grader_inside,
+            SUBMISSION_DIR,
+            "/tmp",
+            site,
+            cgroup,
+        )
         return run
     workspace = Path(tempfile.mkdtemp(prefix="nbgrade-scratch-"))
     os.chmod(workspace, 0o700)
@@ -159,6 +166,14 @@ def plan_run(grader: Path, submission: Path, settings: NotebookGradingSettings) 
     argv = in_cgroup(cgroup, [*limits, *drop, python, str(grader / "runner.py")])
     env_vars = runner_env(str(workspace), site)
     return SandboxRun(
-        argv, str(workspace), env_vars, isolation.summary(), str(grader), str(submission),
-        str(workspace), site, cgroup, workspace,
-    )  # fmt: skip
+        argv,
+        str(workspace),
+        env_vars,
+        isolation.summary(),
+        str(grader),
+        str(submission),
+        str(workspace),
+        site,
+        cgroup,
+        workspace,
+    )

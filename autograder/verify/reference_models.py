@@ -104,9 +104,16 @@ def train_reference_models(out: Path, budget: ModelBudget) -> dict[str, float]:
 
     def config(task: Task, seconds: float, lr: float) -> TrainConfig:
         return TrainConfig(
-            task=task, epochs=10_000, lr=lr, optimizer=Optimizer.ADAMW, max_seconds=seconds,
-            seed=budget.seed, device=budget.device, progress=False, patience=None,
-        )  # fmt: skip
+            task=task,
+            epochs=10_000,
+            lr=lr,
+            optimizer=Optimizer.ADAMW,
+            max_seconds=seconds,
+            seed=budget.seed,
+            device=budget.device,
+            progress=False,
+            patience=None,
+        )
 
     try:
         torch.manual_seed(budget.seed)
@@ -136,7 +143,7 @@ def train_reference_models(out: Path, budget: ModelBudget) -> dict[str, float]:
             classifier, labelled, val_xy, config(Task.CLASSIFICATION, budget.seconds / 2, 1e-3)
         ).seconds
         cls = evaluate(classifier, val_xy, Task.CLASSIFICATION)
-    except Exception as exc:  # noqa: BLE001 - any failure of the reference is a verify failure
+    except Exception as exc:
         raise VerifyError(f"training the reference models failed: {type(exc).__name__}: {exc}") from exc
     for name, model in (("segmentation", fcn), ("autoencoder", autoencoder), ("classifier", classifier)):
         save_checkpoint(model.cpu().eval(), Path(out) / name)

@@ -92,7 +92,7 @@ def _members(home: Any) -> list[tuple[str, Any]]:
     for key in dir(home):
         try:
             found.append((key, getattr(home, key)))
-        except Exception:  # noqa: BLE001 - odd attributes of C objects
+        except Exception:
             continue
     return found
 

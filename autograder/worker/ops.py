@@ -26,7 +26,7 @@ _ALLOC_HINTS = ("can't allocate memory", "not enough memory", "out of memory", "
 MAX_TEXT = 2000
 
 
-class Missing(Exception):  # noqa: N818 - a reply kind, not an error of the worker
+class Missing(Exception):
     """The requested function, module, attribute or model file does not exist in the submission."""
 
     def __init__(self, message: str, path: str = "") -> None:
@@ -34,7 +34,7 @@ class Missing(Exception):  # noqa: N818 - a reply kind, not an error of the work
         self.path = path
 
 
-class Reply(Exception):  # noqa: N818
+class Reply(Exception):
     """A finished failure reply, raised from deep inside a handler."""
 
     def __init__(self, reply: dict[str, Any]) -> None:
@@ -46,7 +46,7 @@ def _short(text: str, limit: int = MAX_TEXT) -> str:
     return text if len(text) <= limit else text[: limit - 20] + " ...[truncated]"
 
 
-class CpuLimit(BaseException):  # noqa: N818 - BaseException so `except Exception` cannot hide it
+class CpuLimit(BaseException):
     """Raised in student code when the request has used its CPU time (SIGPROF from ITIMER_PROF)."""
 
 
@@ -161,7 +161,7 @@ class Worker:
             value = fn(*args, **kwargs)
         except ForbiddenTrip:
             value = None
-        except BaseException:  # noqa: BLE001 - the student's exception becomes the reply
+        except BaseException:
             outcome = self.guard.finish()
             if outcome.trip or outcome.tampered:
                 raise Reply(_outcome_reply(target, outcome)) from None
@@ -221,7 +221,7 @@ class Worker:
             raise Missing(f"models/{name}.pt is missing", f"models/{name}.pt")
         try:
             state = torch.load(path, weights_only=True, map_location="cpu")
-        except Exception as exc:  # noqa: BLE001 - a pickle the safe loader refuses
+        except Exception as exc:
             detail = [ln for ln in str(exc).splitlines() if "WeightsUnpickler error" in ln] or [
                 str(exc)[:300]
             ]
@@ -307,7 +307,7 @@ class Worker:
             tree, out = pack(value, self.register)
         except ProtocolError as exc:
             return _error("TypeError", f"the result cannot be sent back: {exc}"), []
-        except BaseException as exc:  # noqa: BLE001 - includes SystemExit/KeyboardInterrupt from students
+        except BaseException as exc:
             return (_cpu_reply(cpu_s) if self.cpu_expired else self.failure(exc)), []
         finally:
             _flush()

@@ -224,7 +224,7 @@ def decode(payload: bytes, caps: Caps = DEFAULT_CAPS) -> tuple[dict[str, Any], l
         _check_archive(blob, caps)
         try:
             loaded = torch.load(io.BytesIO(blob), weights_only=True, map_location="cpu")
-        except Exception as exc:  # noqa: BLE001 - anything the safe unpickler rejects
+        except Exception as exc:
             lines = [ln.strip() for ln in str(exc).splitlines() if "WeightsUnpickler error" in ln]
             detail = lines[0] if lines else str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
             raise ProtocolError(f"tensor blob rejected by the weights-only loader ({detail})") from None

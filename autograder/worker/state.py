@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 
-class ForbiddenTrip(BaseException):  # noqa: N818 - BaseException so `except Exception` cannot hide it
+class ForbiddenTrip(BaseException):
     """Raised inside student code when it calls a forbidden callable during a guarded call."""
 
 

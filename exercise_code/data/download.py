@@ -89,7 +89,7 @@ def _unpack(path: Path, how: Unpack, into: Path) -> None:
                 for member in archive.getmembers():
                     if not (into / member.name).resolve().is_relative_to(into.resolve()):
                         raise DatasetUnavailableError(f"{path} holds an unsafe path {member.name!r}")
-                archive.extractall(into)  # noqa: S202 (checked above)
+                archive.extractall(into)
     elif how is Unpack.ZIP:
         with zipfile.ZipFile(path) as archive:
             for name in archive.namelist():

@@ -22,20 +22,60 @@ log = logging.getLogger(__name__)
 MSRC_SPLITS = ("train", "val", "test")
 
 MSRC_CLASS_NAMES: tuple[str, ...] = (
-    "building", "grass", "tree", "cow", "horse", "sheep", "sky", "mountain", "aeroplane", "water", "face",
-    "car", "bicycle", "flower", "sign", "bird", "book", "chair", "road", "cat", "dog", "body", "boat",
-)  # fmt: skip
+    "building",
+    "grass",
+    "tree",
+    "cow",
+    "horse",
+    "sheep",
+    "sky",
+    "mountain",
+    "aeroplane",
+    "water",
+    "face",
+    "car",
+    "bicycle",
+    "flower",
+    "sign",
+    "bird",
+    "book",
+    "chair",
+    "road",
+    "cat",
+    "dog",
+    "body",
+    "boat",
+)
 """Class `c` (0..22) of MSRC-v2; void is -1."""
 
 MSRC_COLOURS: Tensor = torch.tensor(
     [
-        [128, 0, 0], [0, 128, 0], [128, 128, 0], [0, 0, 128], [128, 0, 128], [0, 128, 128],
-        [128, 128, 128], [64, 0, 0], [192, 0, 0], [64, 128, 0], [192, 128, 0], [64, 0, 128],
-        [192, 0, 128], [64, 128, 128], [192, 128, 128], [0, 64, 0], [128, 64, 0], [0, 192, 0],
-        [128, 64, 128], [0, 192, 128], [128, 192, 128], [64, 64, 0], [192, 64, 0],
+        [128, 0, 0],
+        [0, 128, 0],
+        [128, 128, 0],
+        [0, 0, 128],
+        [128, 0, 128],
+        [0, 128, 128],
+        [128, 128, 128],
+        [64, 0, 0],
+        [192, 0, 0],
+        [64, 128, 0],
+        [192, 128, 0],
+        [64, 0, 128],
+        [192, 0, 128],
+        [64, 128, 128],
+        [192, 128, 128],
+        [0, 64, 0],
+        [128, 64, 0],
+        [0, 192, 0],
+        [128, 64, 128],
+        [0, 192, 128],
+        [128, 192, 128],
+        [64, 64, 0],
+        [192, 64, 0],
     ],
     dtype=torch.uint8,
-)  # fmt: skip
+)
 """uint8 Tensor[23, 3]: the ground-truth colour of each class (the MSRC-v2 table; void is (0, 0, 0))."""
 
 MSRC_VOID_COLOUR = (0, 0, 0)

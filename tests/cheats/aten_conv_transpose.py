@@ -4,11 +4,11 @@ Caught by the guard's dispatcher layer."""
 
 CATCH = ("test_layers.py::test_conv_transpose2d",)
 TARGET = "exercise_code.layers.transpose_conv.conv_transpose2d"
-SOURCE = '''
+SOURCE = """
 def conv_transpose2d(x, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
     import torch
 
     pair = lambda v: (v, v) if isinstance(v, int) else tuple(v)
     op = getattr(torch.ops.aten, "convol" + "ution")
     return op(x, weight, bias, pair(stride), pair(padding), pair(dilation), True, pair(output_padding), groups)
-'''
+"""

@@ -4,7 +4,7 @@ count the values every tensor shows, from the file, on the trusted side."""
 
 CATCH = ("test_quality.py::test_model_limits[segmentation]", "test_quality.py::test_segmentation_quality")
 FILES = {
-    "exercise_code/models/cheat.py": '''
+    "exercise_code/models/cheat.py": """
         import torch
 
         from .registry import register
@@ -19,7 +19,13 @@ FILES = {
 
             def forward(self, images):
                 return torch.zeros(len(images), 11, *images.shape[-2:])
-    ''',
+    """,
 }
 APPEND = {"exercise_code/models/__init__.py": "from . import cheat  # noqa: F401, E402\n"}
-MODELS = {"segmentation": {"spec": {"name": "Broadcast", "kwargs": {}}, "tensors": {"table": [7400000]}, "expand": True}}
+MODELS = {
+    "segmentation": {
+        "spec": {"name": "Broadcast", "kwargs": {}},
+        "tensors": {"table": [7400000]},
+        "expand": True,
+    }
+}

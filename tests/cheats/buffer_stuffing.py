@@ -8,7 +8,7 @@ CATCH = (
     "test_quality.py::test_reconstruction_quality",
 )
 FILES = {
-    "exercise_code/models/cheat.py": '''
+    "exercise_code/models/cheat.py": """
         import torch
 
         from .autoencoders import Autoencoder
@@ -20,7 +20,7 @@ FILES = {
             def __init__(self, **kwargs):
                 super().__init__(**kwargs)
                 self.register_buffer("memory", torch.zeros(2_500_000, dtype=torch.float16))
-    ''',
+    """,
 }
 APPEND = {"exercise_code/models/__init__.py": "from . import cheat  # noqa: F401, E402\n"}
 MODELS = {

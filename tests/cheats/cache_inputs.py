@@ -4,7 +4,7 @@ where nothing from encoding survives but the codes (the cheat then has nothing t
 
 CATCH = ("test_quality.py::test_reconstruction_quality",)
 FILES = {
-    "exercise_code/models/cheat.py": '''
+    "exercise_code/models/cheat.py": """
         import torch
 
         from .autoencoders import Autoencoder
@@ -24,7 +24,7 @@ FILES = {
                     if len(x) == len(z):
                         return x.clone()
                 return torch.zeros(len(z), 1, 28, 28)
-    ''',
+    """,
 }
 APPEND = {"exercise_code/models/__init__.py": "from . import cheat  # noqa: F401, E402\n"}
 MODELS = {"autoencoder": {"spec": {"name": "CachingAutoencoder", "kwargs": "SAME"}, "from": "autoencoder"}}

@@ -4,7 +4,7 @@ encoder must have exactly the autoencoder's encoder tensors (names and shapes) b
 
 CATCH = ("test_quality.py::test_few_label_accuracy",)
 FILES = {
-    "exercise_code/models/cheat.py": '''
+    "exercise_code/models/cheat.py": """
         import torch
 
         from .autoencoders import Classifier
@@ -16,7 +16,7 @@ FILES = {
             def __init__(self, **kwargs):
                 super().__init__(**kwargs)
                 self.encoder.register_buffer("extra", torch.zeros(3))
-    ''',
+    """,
 }
 APPEND = {"exercise_code/models/__init__.py": "from . import cheat  # noqa: F401, E402\n"}
 MODELS = {

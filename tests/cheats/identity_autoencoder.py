@@ -4,7 +4,7 @@ of the configured latent size only."""
 
 CATCH = ("test_quality.py::test_reconstruction_quality", "test_quality.py::test_autoencoder_latent_dim")
 FILES = {
-    "exercise_code/models/cheat.py": '''
+    "exercise_code/models/cheat.py": """
         import torch
 
         from .registry import register
@@ -24,7 +24,7 @@ FILES = {
 
             def forward(self, x):
                 return x.clone()
-    ''',
+    """,
 }
 APPEND = {"exercise_code/models/__init__.py": "from . import cheat  # noqa: F401, E402\n"}
 MODELS = {"autoencoder": {"spec": {"name": "Passthrough", "kwargs": {}}}}

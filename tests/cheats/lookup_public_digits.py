@@ -4,7 +4,7 @@ Caught because the sandbox shows the labelled digit files empty."""
 
 CATCH = ("test_quality.py::test_few_label_accuracy",)
 FILES = {
-    "exercise_code/models/cheat.py": '''
+    "exercise_code/models/cheat.py": """
         import gzip
         import importlib.util
         from pathlib import Path
@@ -48,7 +48,7 @@ FILES = {
 
             def forward(self, x):
                 return self.head(self.encoder(x))
-    ''',
+    """,
 }
 APPEND = {"exercise_code/models/__init__.py": "from . import cheat  # noqa: F401, E402\n"}
 MODELS = {

@@ -5,7 +5,7 @@ enters the sandbox (and the digits the scenes are drawn from are not readable th
 
 CATCH = ("test_quality.py::test_segmentation_quality",)
 FILES = {
-    "exercise_code/models/cheat.py": '''
+    "exercise_code/models/cheat.py": """
         import hashlib
 
         import torch
@@ -28,7 +28,7 @@ FILES = {
                 known, masks = DigitScenes("test", 64, images.shape[-1], seed).tensors()
                 found = [int(torch.nonzero((known == x).flatten(1).all(1))[0]) for x in images]
                 return torch.nn.functional.one_hot(masks[found], 11).permute(0, 3, 1, 2).float()
-    ''',
+    """,
 }
 APPEND = {"exercise_code/models/__init__.py": "from . import cheat  # noqa: F401, E402\n"}
 MODELS = {"segmentation": {"spec": {"name": "SceneReplay", "kwargs": {}}}}

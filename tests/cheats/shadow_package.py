@@ -4,7 +4,7 @@ because the scan reads what Python imports and refuses a layout where two files 
 
 CATCH = ("test_layers.py::test_conv_transpose2d",)
 FILES = {
-    "exercise_code/layers/transpose_conv/__init__.py": '''
+    "exercise_code/layers/transpose_conv/__init__.py": """
         import torch.nn.functional as F
 
 
@@ -18,5 +18,5 @@ FILES = {
 
         def conv_transpose2d_loops(x, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
             return conv_transpose2d(x, weight, bias, stride, padding, output_padding, groups, dilation)
-    ''',
+    """,
 }

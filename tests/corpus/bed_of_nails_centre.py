@@ -2,7 +2,7 @@
 
 TARGET = "exercise_code.layers.unpooling.bed_of_nails_unpool2d"
 CATCH = ("test_layers.py::test_bed_of_nails_unpool2d",)
-SOURCE = '''
+SOURCE = """
 def bed_of_nails_unpool2d(x, scale):
     check_4d(x)
     sh, sw = positive_pair(scale, "scale")
@@ -10,4 +10,4 @@ def bed_of_nails_unpool2d(x, scale):
     out = x.new_zeros(N, C, H * sh, W * sw)
     out[:, :, sh // 2 :: sh, sw // 2 :: sw] = x
     return out
-'''
+"""

@@ -2,7 +2,7 @@
 
 TARGET = "exercise_code.layers.bilinear.bilinear_kernel"
 CATCH = ("test_layers.py::test_bilinear_kernel", "test_fcn.py::test_fcn_bilinear_init")
-SOURCE = '''
+SOURCE = """
 def bilinear_kernel(in_channels, out_channels, kernel_size):
     factor = (kernel_size + 1) // 2
     centre = factor - 1
@@ -12,4 +12,4 @@ def bilinear_kernel(in_channels, out_channels, kernel_size):
     channels = torch.arange(min(in_channels, out_channels))
     weight[channels, channels] = tent
     return weight
-'''
+"""

@@ -3,7 +3,7 @@ changes the pretrained autoencoder too."""
 
 TARGET = "exercise_code.models.autoencoders.Classifier.__init__"
 CATCH = ("test_autoencoders.py::test_classifier_keeps_encoder",)
-SOURCE = '''
+SOURCE = """
 def __init__(self, encoder, num_classes=10, freeze_encoder=False, hidden=64):
     super().__init__()
     self.spec_kwargs = dict(encoder=model_spec(encoder), num_classes=num_classes,
@@ -13,4 +13,4 @@ def __init__(self, encoder, num_classes=10, freeze_encoder=False, hidden=64):
     for p in self.encoder.parameters():
         p.requires_grad_(not freeze_encoder)
     self.head = nn.Sequential(nn.ReLU(), nn.Linear(latent_dim, hidden), nn.ReLU(), nn.Linear(hidden, num_classes))
-'''
+"""

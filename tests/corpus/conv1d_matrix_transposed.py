@@ -2,7 +2,7 @@
 
 TARGET = "exercise_code.layers.conv_matrix.conv1d_as_matrix"
 CATCH = ("test_conv_matrix.py::test_conv1d_as_matrix",)
-SOURCE = '''
+SOURCE = """
 def conv1d_as_matrix(weight, input_length, stride=1, padding=0):
     k = _kernel(weight, 1)
     K = k.shape[0]
@@ -11,4 +11,4 @@ def conv1d_as_matrix(weight, input_length, stride=1, padding=0):
     for o in range(L_out):
         M[o, o * stride : o * stride + K] = k
     return M[:, padding : padding + input_length].T
-'''
+"""

@@ -2,7 +2,7 @@
 
 TARGET = "exercise_code.layers.conv_matrix.conv2d_as_matrix"
 CATCH = ("test_conv_matrix.py::test_conv2d_as_matrix",)
-SOURCE = '''
+SOURCE = """
 def conv2d_as_matrix(weight, input_shape, stride=1, padding=0):
     k = _kernel(weight, 2)
     sH, sW = positive_pair(stride, "stride")
@@ -15,4 +15,4 @@ def conv2d_as_matrix(weight, input_shape, stride=1, padding=0):
         for j in range(W_out):
             M[i, j, i * sH : i * sH + kH, j * sW : j * sW + kW] = k
     return M.reshape(H_out * W_out, -1)
-'''
+"""

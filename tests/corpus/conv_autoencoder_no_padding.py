@@ -3,7 +3,7 @@
 
 TARGET = "exercise_code.models.autoencoders.ConvAutoencoder.__init__"
 CATCH = ("test_autoencoders.py::test_conv_autoencoder",)
-SOURCE = '''
+SOURCE = """
 def __init__(self, latent_dim=20, width=16):
     super().__init__()
     self.spec_kwargs = dict(latent_dim=latent_dim, width=width)
@@ -25,4 +25,4 @@ def __init__(self, latent_dim=20, width=16):
         ConvTranspose2d(w, 1, 4, stride=2),
         nn.Sigmoid(),
     )
-'''
+"""

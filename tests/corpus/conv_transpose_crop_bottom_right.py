@@ -3,7 +3,7 @@ on each side."""
 
 TARGET = "exercise_code.layers.transpose_conv.conv_transpose2d"
 CATCH = ("test_layers.py::test_conv_transpose2d",)
-SOURCE = '''
+SOURCE = """
 def conv_transpose2d(x, weight, bias=None, stride=1, padding=0, output_padding=0, dilation=1, groups=1):
     check_4d(x)
     _check_weight_bias(x, weight, bias, groups)
@@ -25,4 +25,4 @@ def conv_transpose2d(x, weight, bias=None, stride=1, padding=0, output_padding=0
     if bias is not None:
         out = out + bias.view(1, -1, 1, 1)
     return out
-'''
+"""

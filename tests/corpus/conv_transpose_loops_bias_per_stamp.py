@@ -3,7 +3,7 @@ times (and border pixels too few)."""
 
 TARGET = "exercise_code.layers.transpose_conv.conv_transpose2d_loops"
 CATCH = ("test_layers.py::test_conv_transpose2d_loops",)
-SOURCE = '''
+SOURCE = """
 def conv_transpose2d_loops(x, weight, bias=None, stride=1, padding=0):
     check_4d(x)
     _check_weight_bias(x, weight, bias, 1)
@@ -19,4 +19,4 @@ def conv_transpose2d_loops(x, weight, bias=None, stride=1, padding=0):
                 stamp = stamp + bias.view(1, C_out, 1, 1)
             full[:, :, i * sH : i * sH + kH, j * sW : j * sW + kW] += stamp
     return full[:, :, pH : full.shape[2] - pH, pW : full.shape[3] - pW]
-'''
+"""

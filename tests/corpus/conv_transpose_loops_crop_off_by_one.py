@@ -2,7 +2,7 @@
 
 TARGET = "exercise_code.layers.transpose_conv.conv_transpose2d_loops"
 CATCH = ("test_layers.py::test_conv_transpose2d_loops",)
-SOURCE = '''
+SOURCE = """
 def conv_transpose2d_loops(x, weight, bias=None, stride=1, padding=0):
     check_4d(x)
     _check_weight_bias(x, weight, bias, 1)
@@ -19,4 +19,4 @@ def conv_transpose2d_loops(x, weight, bias=None, stride=1, padding=0):
     if bias is not None:
         out = out + bias.view(1, C_out, 1, 1)
     return out
-'''
+"""

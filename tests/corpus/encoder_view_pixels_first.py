@@ -2,7 +2,7 @@
 
 TARGET = "exercise_code.models.autoencoders.Encoder.forward"
 CATCH = ("test_autoencoders.py::test_encoder_decoder", "test_autoencoders.py::test_autoencoder")
-SOURCE = '''
+SOURCE = """
 def forward(self, x):
     return self.net(x.reshape(784, -1))
-'''
+"""

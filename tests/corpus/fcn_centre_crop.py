@@ -3,7 +3,7 @@ the padding)."""
 
 TARGET = "exercise_code.models.fcn.FCN.forward"
 CATCH = ("test_fcn.py::test_fcn_crop_alignment",)
-SOURCE = '''
+SOURCE = """
 def forward(self, x):
     N, C, H, W = x.shape
     x = F.pad(x, (0, -W % 32, 0, -H % 32))
@@ -16,4 +16,4 @@ def forward(self, x):
     out = self.up_final(score)
     top, left = (out.shape[2] - H) // 2, (out.shape[3] - W) // 2
     return out[:, :, top : top + H, left : left + W]
-'''
+"""

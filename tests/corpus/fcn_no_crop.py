@@ -2,7 +2,7 @@
 
 TARGET = "exercise_code.models.fcn.FCN.forward"
 CATCH = ("test_fcn.py::test_fcn_output_size",)
-SOURCE = '''
+SOURCE = """
 def forward(self, x):
     N, C, H, W = x.shape
     x = F.pad(x, (0, -W % 32, 0, -H % 32))
@@ -13,4 +13,4 @@ def forward(self, x):
     if self.variant == "8s":
         score = self.up2b(score) + self.score8(f8)
     return self.up_final(score)
-'''
+"""

@@ -2,7 +2,7 @@
 
 TARGET = "exercise_code.models.fcn.FCN.__init__"
 CATCH = ("test_fcn.py::test_fcn_skip_init",)
-SOURCE = '''
+SOURCE = """
 def __init__(self, num_classes, variant="8s", backbone="vgg_small", in_channels=3, width=16,
              head_channels=128, pretrained_path=None):
     super().__init__()
@@ -24,4 +24,4 @@ def __init__(self, num_classes, variant="8s", backbone="vgg_small", in_channels=
     self.up2a = _upsampler(num_classes, 2)
     self.up2b = _upsampler(num_classes, 2)
     self.up_final = _upsampler(num_classes, final)
-'''
+"""

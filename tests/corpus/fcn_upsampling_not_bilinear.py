@@ -3,7 +3,7 @@ interpolation."""
 
 TARGET = "exercise_code.models.fcn.FCN.__init__"
 CATCH = ("test_fcn.py::test_fcn_bilinear_init",)
-SOURCE = '''
+SOURCE = """
 def __init__(self, num_classes, variant="8s", backbone="vgg_small", in_channels=3, width=16,
              head_channels=128, pretrained_path=None):
     super().__init__()
@@ -30,4 +30,4 @@ def __init__(self, num_classes, variant="8s", backbone="vgg_small", in_channels=
         return ConvTranspose2d(num_classes, num_classes, 2 * factor, stride=factor, padding=factor // 2, bias=False)
 
     self.up2a, self.up2b, self.up_final = up(2), up(2), up(final)
-'''
+"""

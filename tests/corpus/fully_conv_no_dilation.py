@@ -3,7 +3,7 @@ looks at a much smaller window than the patch classifier did."""
 
 TARGET = "exercise_code.models.fully_conv.fully_convolutional"
 CATCH = ("test_patch.py::test_fully_convolutional",)
-SOURCE = '''
+SOURCE = """
 def fully_convolutional(model):
     patch_size = model.spec_kwargs["patch_size"]
     layers = []
@@ -31,4 +31,4 @@ def fully_convolutional(model):
         else:
             layers.append(layer)
     return DensePatchNet(nn.Sequential(*layers), patch_size).eval()
-'''
+"""

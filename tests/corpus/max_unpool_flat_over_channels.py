@@ -2,7 +2,7 @@
 
 TARGET = "exercise_code.layers.unpooling.max_unpool2d"
 CATCH = ("test_layers.py::test_max_unpool2d",)
-SOURCE = '''
+SOURCE = """
 def max_unpool2d(x, indices, kernel_size, stride=None, padding=0, output_size=None):
     check_4d(x)
     check_4d(indices, "indices")
@@ -14,4 +14,4 @@ def max_unpool2d(x, indices, kernel_size, stride=None, padding=0, output_size=No
     out = x.new_zeros(N, C * H_out * W_out)
     out = out.scatter(1, indices.reshape(N, -1), x.reshape(N, -1))
     return out.reshape(N, C, H_out, W_out)
-'''
+"""

@@ -2,7 +2,7 @@
 
 TARGET = "exercise_code.layers.unpooling.max_unpool2d"
 CATCH = ("test_layers.py::test_max_unpool2d",)
-SOURCE = '''
+SOURCE = """
 def max_unpool2d(x, indices, kernel_size, stride=None, padding=0, output_size=None):
     check_4d(x)
     check_4d(indices, "indices")
@@ -15,4 +15,4 @@ def max_unpool2d(x, indices, kernel_size, stride=None, padding=0, output_size=No
     out = x.new_zeros(N, C, H_out * W_out)
     out = out.scatter(2, indices.reshape(N, C, H * W), x.reshape(N, C, H * W))
     return out.reshape(N, C, H_out, W_out)
-'''
+"""

@@ -2,7 +2,7 @@
 
 TARGET = "exercise_code.layers.transpose_conv.conv_transpose2d_loops"
 FULL = ("test_layers.py::test_conv_transpose2d_loops",)
-SOURCE = '''
+SOURCE = """
 def conv_transpose2d_loops(x, weight, bias=None, stride=1, padding=0):
     check_4d(x)
     _check_weight_bias(x, weight, bias, 1)
@@ -18,4 +18,4 @@ def conv_transpose2d_loops(x, weight, bias=None, stride=1, padding=0):
             )
     out = full[:, :, pH : full.shape[2] - pH, pW : full.shape[3] - pW]
     return out if bias is None else out + bias.view(1, -1, 1, 1)
-'''
+"""

@@ -4,7 +4,7 @@ flipped kernel, in/out channels swapped per group."""
 
 TARGET = "exercise_code.layers.transpose_conv.conv_transpose2d"
 FULL = ("test_layers.py::test_conv_transpose2d", "test_layers.py::test_conv_transpose2d_module")
-SOURCE = '''
+SOURCE = """
 def conv_transpose2d(x, weight, bias=None, stride=1, padding=0, output_padding=0, dilation=1, groups=1):
     check_4d(x)
     _check_weight_bias(x, weight, bias, groups)
@@ -21,4 +21,4 @@ def conv_transpose2d(x, weight, bias=None, stride=1, padding=0, output_padding=0
     up = F.pad(up, (eW - pW, eW - pW + oW, eH - pH, eH - pH + oH))
     w = weight.reshape(g, C_in // g, C_out_g, kH, kW).transpose(1, 2).reshape(g * C_out_g, C_in // g, kH, kW)
     return F.conv2d(up, w.flip(-1, -2), bias, dilation=(dH, dW), groups=g)
-'''
+"""

@@ -2,7 +2,7 @@
 
 TARGET = "exercise_code.layers.unpooling.max_unpool2d"
 FULL = ("test_layers.py::test_max_unpool2d", "test_layers.py::test_max_unpool2d_module")
-SOURCE = '''
+SOURCE = """
 def max_unpool2d(x, indices, kernel_size, stride=None, padding=0, output_size=None):
     check_4d(x)
     check_4d(indices, "indices")
@@ -16,4 +16,4 @@ def max_unpool2d(x, indices, kernel_size, stride=None, padding=0, output_size=No
     c = torch.arange(C).view(1, C, 1, 1).expand_as(indices)
     out[n, c, indices // W_out, indices % W_out] = x
     return out
-'''
+"""

@@ -2,7 +2,7 @@
 
 TARGET = "exercise_code.layers.unpooling.nearest_unpool2d"
 FULL = ("test_layers.py::test_nearest_unpool2d",)
-SOURCE = '''
+SOURCE = """
 def nearest_unpool2d(x, scale):
     check_4d(x)
     sh, sw = positive_pair(scale, "scale")
@@ -10,4 +10,4 @@ def nearest_unpool2d(x, scale):
     rows = torch.arange(H * sh) // sh
     cols = torch.arange(W * sw) // sw
     return x[:, :, rows][:, :, :, cols]
-'''
+"""

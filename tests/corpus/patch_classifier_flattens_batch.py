@@ -3,8 +3,8 @@ before the fully connected layers, so it only works for one patch at a time, if 
 
 TARGET = "exercise_code.models.patch.PatchClassifier.forward"
 CATCH = ("test_patch.py::test_patch_classifier",)
-SOURCE = '''
+SOURCE = """
 def forward(self, x):
     features = self.features(x).flatten()
     return self.classifier(features.view(1, -1)).view(-1, self.classifier[-1].out_features)
-'''
+"""

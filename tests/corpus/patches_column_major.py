@@ -2,7 +2,7 @@
 
 TARGET = "exercise_code.models.patch.extract_patches"
 CATCH = ("test_patch.py::test_extract_patches",)
-SOURCE = '''
+SOURCE = """
 def extract_patches(images, patch_size):
     _check_patch_size(patch_size)
     N, C, H, W = images.shape
@@ -14,4 +14,4 @@ def extract_patches(images, patch_size):
             for i in range(H):
                 patches.append(padded[n, :, i : i + patch_size, j : j + patch_size])
     return torch.stack(patches)
-'''
+"""

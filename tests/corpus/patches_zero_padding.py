@@ -2,7 +2,7 @@
 
 TARGET = "exercise_code.models.patch.extract_patches"
 CATCH = ("test_patch.py::test_extract_patches",)
-SOURCE = '''
+SOURCE = """
 def extract_patches(images, patch_size):
     _check_patch_size(patch_size)
     N, C, H, W = images.shape
@@ -10,4 +10,4 @@ def extract_patches(images, patch_size):
     padded = F.pad(images, (r, r, r, r))
     cols = F.unfold(padded, patch_size)
     return cols.transpose(1, 2).reshape(N * H * W, C, patch_size, patch_size)
-'''
+"""

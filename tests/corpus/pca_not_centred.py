@@ -2,7 +2,7 @@
 
 TARGET = "exercise_code.models.pca.pca"
 CATCH = ("test_autoencoders.py::test_pca",)
-SOURCE = '''
+SOURCE = """
 def pca(x, k):
     data = x.flatten(1).double()
     N, D = data.shape
@@ -10,4 +10,4 @@ def pca(x, k):
     _, s, vh = torch.linalg.svd(data, full_matrices=False)
     variance = s[:k] ** 2 / max(N - 1, 1)
     return PCA(mean.to(x.dtype), vh[:k].to(x.dtype), variance.to(x.dtype))
-'''
+"""

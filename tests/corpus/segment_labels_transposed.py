@@ -2,7 +2,7 @@
 
 TARGET = "exercise_code.models.patch.segment_by_patches"
 CATCH = ("test_patch.py::test_segment_by_patches",)
-SOURCE = '''
+SOURCE = """
 @torch.no_grad()
 def segment_by_patches(model, images, batch_size=1024, progress=False):
     patch_size = model.spec_kwargs["patch_size"]
@@ -14,4 +14,4 @@ def segment_by_patches(model, images, batch_size=1024, progress=False):
         for start in range(0, H * W, batch_size):
             labels[n, start : start + batch_size] = model(patches[start : start + batch_size]).argmax(1)
     return labels.reshape(N, W, H).transpose(1, 2)
-'''
+"""

@@ -128,9 +128,12 @@ def notebook_with_limits(assembly: Assembly, settings: NotebookGradingSettings) 
 
 
 def _scores(
-    source: SourceNotebook, assembly: Assembly, run: NotebookRun, found: Verdict,
+    source: SourceNotebook,
+    assembly: Assembly,
+    run: NotebookRun,
+    found: Verdict,
     settings: NotebookGradingSettings,
-) -> dict[str, CellScore]:  # fmt: skip
+) -> dict[str, CellScore]:
     by_grade_id: dict[str, CellScore] = {}
     for index, cell in enumerate(assembly.cells):
         origin = cell.origin
@@ -183,9 +186,13 @@ def grade_notebook(
     cwd = submitted.parent.relative_to(submission_root).as_posix()
     checks = plan_checks(assembly.cells)
     run = run_notebook(
-        notebook_with_limits(assembly, settings), submission=submission_root, cwd=cwd, settings=settings,
-        budget_s=budget_s, checks=by_position(checks),
-    )  # fmt: skip
+        notebook_with_limits(assembly, settings),
+        submission=submission_root,
+        cwd=cwd,
+        settings=settings,
+        budget_s=budget_s,
+        checks=by_position(checks),
+    )
     found = verdict(checks, run, assembly.cells)
     scores = _scores(source, assembly, run, found, settings)
     tests = [

@@ -201,7 +201,7 @@ async def run(job: dict, secret: dict, log: Log) -> None:
     )
     replies: dict[int, dict] = {}
 
-    def on_executed(cell, cell_index, execute_reply) -> None:  # noqa: ANN001 - nbclient hook
+    def on_executed(cell, cell_index, execute_reply) -> None:
         content = (execute_reply or {}).get("content", {})
         replies[cell_index] = {k: _text(content.get(k, "")) for k in ("status", "ename", "evalue")}
 
