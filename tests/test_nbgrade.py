@@ -354,6 +354,19 @@ def test_kernel_death_crashes_the_rest_of_that_notebook_only(source_dir: Path, t
     assert [t["status"] for t in second["tests"]] == ["passed"] * 3
 
 
+@needs_bwrap
+def test_a_notebook_that_hangs_does_not_starve_the_next_one(source_dir: Path, tmp_path: Path) -> None:
+    """The notebooks share the budget fairly: the first may use half of it here, not all of it."""
+    root = submit(tmp_path, student(source_dir, scale="def scale(x):\n    while x == 2:\n        pass\n"))
+    other = copy.deepcopy(student(source_dir))
+    other.cells[0].source = "# Another synthetic notebook"
+    (root / "02_second.ipynb").write_text(json.dumps(other), encoding="utf-8")
+    settings = NotebookGradingSettings(cell_timeout_s=300, budget_s=60, interrupt_grace_s=5)
+    first, second = grade_notebooks(source_dir=source_dir, submission_root=root, settings=settings)
+    assert [t["status"] for t in first["tests"]] == ["passed", "timeout", "timeout"]
+    assert [t["status"] for t in second["tests"]] == ["passed"] * 3, "the second notebook still runs"
+
+
 ESCAPES = """\
 def add(a, b):
     import socket

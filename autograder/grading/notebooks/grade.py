@@ -229,15 +229,18 @@ def grade_notebooks(
     """Grade every source notebook of `source_dir` (`NN_name.py` / `.ipynb`) for one submission.
 
     Notebooks run one after another, each in its own sandbox and kernel, sharing `budget_s`
-    (default `settings.budget_s`): one that hangs or crashes fails its own cells only.
+    (default `settings.budget_s`) fairly: each may use what is left divided by the notebooks still to
+    run (what one leaves unused goes to the next), so one that hangs or crashes fails its own cells
+    only and never starves the notebooks after it.
     """
     settings = settings or NotebookGradingSettings()
     deadline = time.monotonic() + (budget_s or settings.budget_s)
     root = Path(submission_root).resolve()
     results = []
-    for path in source_notebooks(Path(source_dir)):
+    paths = source_notebooks(Path(source_dir))
+    for index, path in enumerate(paths):
         source = load_source(path)
-        left = deadline - time.monotonic()
+        left = (deadline - time.monotonic()) / (len(paths) - index)
         if left <= 1:
             message = "not run: the submission used up its time budget"
             results.append(
