@@ -39,7 +39,7 @@ import psutil
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from autograder.demo.submissions import _patch, build_demo_submissions  # noqa: E402
+from autograder.demo.submissions import _patch, build_demo_submissions, escaped_markers  # noqa: E402
 from autograder.grading import GradeSettings, SubmissionResult, grade_batch  # noqa: E402
 from autograder.release import release  # noqa: E402
 from autograder.verify.corpus import apply_entry, load_corpus  # noqa: E402
@@ -138,6 +138,9 @@ def run(name: str, subs: list[Path], out: Path, settings: GradeSettings) -> dict
         for burner in burners:
             burner.kill()
             burner.wait()
+        # without the sandbox mallory's writes land on this machine: tidy them up (sandboxed runs keep them)
+        for marker in escaped_markers() if isolation == "process" else []:
+            marker.unlink(missing_ok=True)
     wall = time.monotonic() - started
     return {"wall": wall, "cpu": cpu.total, "tree": cpu, "results": list(summary.results.values())}
 

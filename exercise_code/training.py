@@ -1,7 +1,8 @@
 """One training loop for every model of the kit: segmentation, classification, reconstruction.
 
 Device pick (cuda > mps > cpu), AMP and channels_last on CUDA (bfloat16 on CPU when asked), tqdm progress,
-seeds, a wall-clock budget, early stopping with the best weights restored, clean Ctrl-C, checkpoints as
+seeds, a budget of epochs and steps (the same work, and so the same result, however busy the machine is) with
+an optional wall-clock safety net, early stopping with the best weights restored, clean Ctrl-C, checkpoints as
 state_dict + JSON.
 """
 
@@ -58,12 +59,17 @@ class TrainConfig:
 
     task: Task
     epochs: int = 10
+    """Passes over the training data: the budget, together with `max_steps`."""
+    max_steps: int | None = None
+    """Optimizer steps at most (None: every batch of every epoch); the last epoch may end part way."""
     lr: float = 1e-3
     weight_decay: float = 0.0
     optimizer: Optimizer = Optimizer.ADAM
     scheduler: Schedule = Schedule.NONE
     max_seconds: float | None = None
-    """Wall-clock budget; training stops after the batch that passes it."""
+    """Wall-clock safety net, not a budget: training stops after the batch that passes it and sets
+    `History.out_of_time`. A run it stops did less work than asked, so its result depends on the machine's
+    speed and load: set it well above the expected time. It never changes the learning-rate schedule."""
     patience: int | None = None
     """Early stopping: epochs without a better validation loss before stopping."""
     device: str | None = None
@@ -74,9 +80,8 @@ class TrainConfig:
     """channels_last memory format for 4-D inputs, used on CUDA (and on CPU with `cpu_bf16`)."""
     cpu_bf16: bool = False
     """bfloat16 autocast and channels_last on a CPU that runs bfloat16 natively (`cpu_bf16_supported()`);
-    ignored elsewhere. Weights, optimizer and loss stay float32. About 1.6x the steps per second of float32
-    for FCN-8s on this kit's development CPU (`bench/RESULTS.md`); leave it off where float32 precision
-    matters (linear autoencoder)."""
+    ignored elsewhere. Weights, optimizer and loss stay float32. Faster than float32 for convolutions on such
+    a CPU; leave it off where float32 precision matters (linear autoencoder)."""
     seed: int = 0
     checkpoint_path: Path | None = None
     """Where the best model is saved (`.pt` state_dict + `.json` spec)."""
@@ -94,9 +99,15 @@ class History:
     val_metric: list[float] = field(default_factory=list)
     """Pixel accuracy (segmentation), accuracy (classification) or -MSE (reconstruction)."""
     epochs_run: int = 0
+    """Epochs started and finished or cut short (a `max_steps` budget may end the last one part way)."""
+    steps: int = 0
+    """Optimizer steps taken."""
     seconds: float = 0.0
     best_epoch: int = -1
     stopped_early: bool = False
+    """Early stopping, the wall-clock safety net or Ctrl-C ended the run before its budget of steps."""
+    out_of_time: bool = False
+    """The wall-clock safety net (`max_seconds`) ended the run: its result depends on the machine's load."""
     device: str = "cpu"
 
 
@@ -206,8 +217,7 @@ def lr_factor(schedule: Schedule, progress: float) -> float:
 
     COSINE decays from 1 to 0; ONECYCLE warms up from 1/25 to 1 over the first 30 % and then decays to
     1/250,000 (the shape of `torch.optim.lr_scheduler.OneCycleLR` with its defaults, without momentum
-    cycling). `fit` measures progress in steps, or in time spent when the time budget ends first, so a
-    run cut short by `max_seconds` still ends with a small learning rate.
+    cycling). `fit` measures progress in steps taken out of the steps planned, never in time.
     """
     p = min(max(progress, 0.0), 1.0)
     if schedule is Schedule.COSINE:
@@ -220,12 +230,32 @@ def lr_factor(schedule: Schedule, progress: float) -> float:
     return 1.0
 
 
+def planned_steps(config: TrainConfig, batches_per_epoch: int) -> int:
+    """Optimizer steps a run of `config` takes unless stopped early: epochs x batches, capped by max_steps."""
+    steps = config.epochs * max(batches_per_epoch, 1)
+    return steps if config.max_steps is None else min(steps, config.max_steps)
+
+
+def _check_budget(config: TrainConfig) -> None:
+    if isinstance(config.epochs, bool) or not isinstance(config.epochs, int) or config.epochs < 1:
+        raise ValueError(f"epochs must be positive, got {config.epochs!r}")
+    steps = config.max_steps
+    if steps is not None and (isinstance(steps, bool) or not isinstance(steps, int) or steps < 1):
+        raise ValueError(f"max_steps must be a positive int or None, got {steps!r}")
+    if config.max_seconds is not None and not config.max_seconds > 0:
+        raise ValueError(f"max_seconds must be positive or None, got {config.max_seconds!r}")
+
+
 def fit(
     model: nn.Module, train_loader: DataLoader, val_loader: DataLoader | None, config: TrainConfig
 ) -> History:
-    """Train `model` in place; returns the History. The best weights (by validation loss) are restored."""
-    if config.epochs < 1:
-        raise ValueError(f"epochs must be positive, got {config.epochs}")
+    """Train `model` in place; returns the History. The best weights (by validation loss) are restored.
+
+    The work is `planned_steps(config, len(train_loader))` optimizer steps, seeded by `config.seed`: with the
+    same data, threads and settings, the result does not depend on how fast or busy the machine is, unless
+    the `max_seconds` safety net stops the run (then `History.out_of_time` is set and a warning is logged).
+    """
+    _check_budget(config)
     from tqdm.auto import tqdm
 
     seed_everything(config.seed)
@@ -236,13 +266,12 @@ def fit(
     if channels_last:
         model.to(memory_format=torch.channels_last)
     optimizer = _optimizer(model, config)
-    steps, step = config.epochs * max(len(train_loader), 1), 0
+    steps, step = planned_steps(config, len(train_loader)), 0
     base_lrs = [group["lr"] for group in optimizer.param_groups]
     scaler = torch.amp.GradScaler("cuda", enabled=amp)
     history = History(device=str(device))
     best_loss, best_state, bad_epochs = math.inf, None, 0
     start = time.perf_counter()
-    out_of_time = False
     try:
         for epoch in range(config.epochs):
             model.train()
@@ -254,12 +283,9 @@ def fit(
                 disable=not config.progress,
             )
             for batch in bar:
-                # the schedule runs over the epochs, or over the time budget if that ends first
-                progress = step / steps
-                if config.max_seconds is not None:
-                    progress = max(progress, (time.perf_counter() - start) / config.max_seconds)
+                # the schedule runs over the steps planned, whatever the clock says
                 for group, base in zip(optimizer.param_groups, base_lrs, strict=True):
-                    group["lr"] = base * lr_factor(config.scheduler, progress)
+                    group["lr"] = base * lr_factor(config.scheduler, step / steps)
                 step += 1
                 x, y = _split_batch(batch, config.task)
                 x, y = _to(x, device, channels_last), y.to(device, non_blocking=True)
@@ -275,8 +301,10 @@ def fit(
                 running += float(loss.detach()) * len(x)
                 seen += len(x)
                 bar.set_postfix(loss=f"{running / seen:.4f}")
+                if step >= steps:
+                    break
                 if config.max_seconds is not None and time.perf_counter() - start > config.max_seconds:
-                    out_of_time = True
+                    history.out_of_time = True
                     break
             history.train_loss.append(running / max(seen, 1))
             history.epochs_run = epoch + 1
@@ -297,14 +325,21 @@ def fit(
                 if config.patience is not None and bad_epochs > config.patience:
                     history.stopped_early = True
                     break
-            if out_of_time:
-                history.stopped_early = epoch + 1 < config.epochs
+            if history.out_of_time or step >= steps:
                 break
     except KeyboardInterrupt:
         log.warning(
             "training interrupted after %d epochs; keeping the best weights so far", history.epochs_run
         )
         history.stopped_early = True
+    history.steps = step
+    if history.out_of_time:
+        history.stopped_early = step < steps
+        log.warning(
+            "training stopped by the wall-clock safety net after %d of %d steps (max_seconds=%g): "
+            "less work than asked, so the result depends on this machine's speed and load",
+            step, steps, config.max_seconds,
+        )  # fmt: skip
     if best_state is not None:
         model.load_state_dict(best_state)
     if channels_last:

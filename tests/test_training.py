@@ -100,11 +100,20 @@ def test_early_stopping_restores_best_weights():
     assert evaluate(model, make_loader(data, 8), Task.SEGMENTATION)["loss"] == pytest.approx(best, rel=1e-5)
 
 
-def test_time_budget_is_respected():
+def test_the_wall_clock_safety_net_stops_a_long_run():
     data = _segmentation_data(256)
     config = TrainConfig(Task.SEGMENTATION, epochs=1000, max_seconds=0.5, progress=False)
     history = fit(TinySegNet(), make_loader(data, 4), None, config)
     assert history.seconds < 3.0 and history.epochs_run < 1000 and history.stopped_early
+    assert history.out_of_time and history.steps < 1000 * 64
+
+
+def test_max_steps_ends_the_run_part_way_through_an_epoch():
+    data = _segmentation_data(64)
+    config = TrainConfig(Task.SEGMENTATION, epochs=5, max_steps=10, progress=False)
+    history = fit(TinySegNet(), make_loader(data, 8), None, config)  # 8 batches per epoch
+    assert history.steps == 10 and history.epochs_run == 2 and len(history.train_loss) == 2
+    assert not history.stopped_early and not history.out_of_time
 
 
 def _torch_lrs(make, steps: int) -> list[float]:
@@ -134,7 +143,8 @@ def test_schedules_follow_torch_shapes():
     assert lr_factor(Schedule.COSINE, 2.0) == lr_factor(Schedule.COSINE, 1.0) == 0.0
 
 
-def test_a_time_budget_that_ends_first_still_anneals_the_learning_rate():
+def test_the_safety_net_never_bends_the_schedule():
+    """A run the safety net stops took the first steps of the planned schedule: no annealing by the clock."""
     data = _segmentation_data(256)
     seen = []
 
@@ -151,8 +161,10 @@ def test_a_time_budget_that_ends_first_still_anneals_the_learning_rate():
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(torch.optim.Adam, "step", spying_step)
         history = fit(model, make_loader(data, 4), None, config)
-    assert history.stopped_early and history.epochs_run < 1000
-    assert seen[0] == pytest.approx(0.1, rel=1e-3) and seen[-1] < 0.02  # by steps alone: still ~0.1
+    assert history.stopped_early and history.out_of_time and history.epochs_run < 1000
+    planned = 1000 * 64
+    want = [0.1 * lr_factor(Schedule.COSINE, i / planned) for i in range(history.steps)]
+    assert seen == pytest.approx(want, rel=1e-12) and seen[-1] > 0.099
 
 
 def test_keyboard_interrupt_returns_history():
@@ -254,11 +266,20 @@ def test_cpu_bf16_trains_in_bfloat16_and_keeps_float32_weights():
     assert after < 0.7 * before
 
 
-def test_bad_epochs():
-    with pytest.raises(ValueError, match="epochs must be positive"):
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        (dict(epochs=0), "epochs must be positive, got 0"),
+        (dict(max_steps=0), "max_steps must be a positive int or None, got 0"),
+        (dict(max_steps=2.5), "max_steps must be a positive int or None, got 2.5"),
+        (dict(max_seconds=0), "max_seconds must be positive or None, got 0"),
+    ],
+)
+def test_bad_budgets(kwargs, match):
+    with pytest.raises(ValueError, match=match):
         fit(
             TinySegNet(),
             make_loader(_segmentation_data(4), 2),
             None,
-            TrainConfig(Task.SEGMENTATION, epochs=0),
+            TrainConfig(Task.SEGMENTATION, **kwargs),
         )
