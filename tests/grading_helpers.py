@@ -124,3 +124,20 @@ def processes_mentioning(text: str) -> list[int]:
             except OSError:
                 continue
     return pids
+
+
+# Run the public checks of several kit copies in one fresh Python: argv[1] is JSON [[name, root, groups]].
+RUN_KITS = """
+import importlib, json, sys
+reports = {}
+for name, root, groups in json.loads(sys.argv[1]):
+    for module in [m for m in sys.modules if m == "exercise_code" or m.startswith("exercise_code.")]:
+        del sys.modules[module]
+    sys.path.insert(0, root)
+    importlib.invalidate_caches()
+    import exercise_code.checks as checks
+    assert checks.__file__.startswith(root), (checks.__file__, root)
+    reports[name] = checks.run_checks(*groups, root=root).to_dict()
+    sys.path.remove(root)
+print(json.dumps(reports))
+"""

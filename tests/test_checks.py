@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from grading_helpers import RUN_KITS
 
 from exercise_code import layers
 from exercise_code.checks import (
@@ -422,21 +423,6 @@ BUGS: dict[str, tuple[str, dict[str, str]]] = {
         {"models/classifier": "encoder.extra: (3,) vs absent (classifier vs autoencoder)"},
     ),
 }
-
-RUN_KITS = """
-import importlib, json, sys
-reports = {}
-for name, root, groups in json.loads(sys.argv[1]):
-    for module in [m for m in sys.modules if m == "exercise_code" or m.startswith("exercise_code.")]:
-        del sys.modules[module]
-    sys.path.insert(0, root)
-    importlib.invalidate_caches()
-    import exercise_code.checks as checks
-    assert checks.__file__.startswith(root), (checks.__file__, root)
-    reports[name] = checks.run_checks(*groups, root=root).to_dict()
-    sys.path.remove(root)
-print(json.dumps(reports))
-"""
 
 
 @pytest.fixture(scope="module")

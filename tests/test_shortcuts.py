@@ -15,6 +15,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from grading_helpers import RUN_KITS
 
 import exercise_code.submit.build as submit_build
 from autograder.errors import MarkerError, ReleaseError
@@ -245,21 +246,6 @@ def test_released_notebooks_list_exactly_the_rules(tmp_path):
 
 
 # --- the public checks and submit flag a forbidden call --------------------------------------------------
-
-RUN_KITS = """
-import importlib, json, sys
-reports = {}
-for name, root, groups in json.loads(sys.argv[1]):
-    for module in [m for m in sys.modules if m == "exercise_code" or m.startswith("exercise_code.")]:
-        del sys.modules[module]
-    sys.path.insert(0, root)
-    importlib.invalidate_caches()
-    import exercise_code.checks as checks
-    assert checks.__file__.startswith(root), (checks.__file__, root)
-    reports[name] = checks.run_checks(*groups, root=root).to_dict()
-    sys.path.remove(root)
-print(json.dumps(reports))
-"""
 
 
 def _with_reference(skeleton: Path, dest: Path) -> Path:
