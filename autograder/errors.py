@@ -54,11 +54,17 @@ class StudentCodeError(SandboxError):
 
 
 class SandboxTimeout(SandboxError):
-    """A request ran past its wall-clock limit (per call, or what was left of the submission's budget)."""
+    """A request ran past its time limit (per call, or what was left of the submission's budget), or
+    reached a student function that did so earlier (`again`)."""
 
-    def __init__(self, message: str, *, budget: bool = False) -> None:
+    def __init__(
+        self, message: str, *, budget: bool = False, hung: str | None = None, again: bool = False
+    ) -> None:
         super().__init__(message)
         self.budget = budget
+        self.hung = hung
+        """`module:qualname` of the student function one call of which used the whole CPU limit."""
+        self.again = again
 
 
 class SandboxMemoryError(SandboxError):

@@ -41,6 +41,7 @@ sys.path.insert(0, str(REPO))
 
 from autograder.demo.submissions import _patch, build_demo_submissions, escaped_markers  # noqa: E402
 from autograder.grading import GradeSettings, SubmissionResult, grade_batch  # noqa: E402
+from autograder.grading.secret import draw_key, write_key  # noqa: E402
 from autograder.release import release  # noqa: E402
 from autograder.verify.corpus import apply_entry, load_corpus  # noqa: E402
 
@@ -123,8 +124,9 @@ def build(root: Path, n: int) -> list[Path]:
     return subs
 
 
-def run(name: str, subs: list[Path], out: Path, settings: GradeSettings) -> dict[str, Any]:
-    """Grade `subs` as run `name` says; returns wall, tree CPU and the results."""
+def run(name: str, subs: list[Path], out: Path, settings: GradeSettings, key: Path) -> dict[str, Any]:
+    """Grade `subs` as run `name` says, on the hidden data of `key` (the same for every run, so scores
+    compare); returns wall, tree CPU and the results."""
     how = dict(RUNS[name])
     isolation = how.pop("isolation", settings.isolation)
     burners = [subprocess.Popen([sys.executable, "-c", BURN]) for _ in range(how.pop("burners", 0))]
@@ -133,7 +135,7 @@ def run(name: str, subs: list[Path], out: Path, settings: GradeSettings) -> dict
     try:
         with TreeCpu(skip={p.pid for p in burners}) as cpu:
             graded = dataclasses.replace(settings, isolation=isolation)
-            summary = grade_batch(subs, out=out, seed=0, settings=graded, **how)
+            summary = grade_batch(subs, out=out, seed=0, settings=graded, secret_file=key, **how)
     finally:
         for burner in burners:
             burner.kill()
@@ -169,9 +171,12 @@ def main(argv: list[str] | None = None) -> int:
         f"load average {load:.1f} before the runs"
     )
     settings = GradeSettings()
+    key = args.out / "hidden-key"
+    key.unlink(missing_ok=True)
+    write_key(key, draw_key())
     rows = {}
     for name in args.runs:
-        rows[name] = run(name, subs, args.out / name, settings)
+        rows[name] = run(name, subs, args.out / name, settings, key)
         statuses = sorted({str(r.status) for r in rows[name]["results"]})
         print(f"{name}: {rows[name]['wall']:.0f} s wall, statuses {statuses}", flush=True)
     print(f"\n{'run':>8} {'wall s':>8} {'subs/min':>9} {'CPU s/sub':>10} {'wall vs w1':>11}")

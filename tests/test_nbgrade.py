@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import json
 import shutil
+import time
 from pathlib import Path
 
 import nbformat
@@ -365,6 +366,34 @@ def test_a_notebook_that_hangs_does_not_starve_the_next_one(source_dir: Path, tm
     first, second = grade_notebooks(source_dir=source_dir, submission_root=root, settings=settings)
     assert [t["status"] for t in first["tests"]] == ["passed", "timeout", "timeout"]
     assert [t["status"] for t in second["tests"]] == ["passed"] * 3, "the second notebook still runs"
+
+
+@needs_bwrap
+def test_a_function_that_hung_in_the_suites_fails_at_once_in_the_notebook(source, source_dir, tmp_path):
+    """`stopped` (what hung in the hidden suites) is stubbed out in the kernel before the first cell:
+    the cells that reach it, through a caller too, fail at once with the suites' message instead of
+    each using a whole cell limit."""
+    scale = "from exercise_code.ops import twice\ndef scale(x):\n    return twice(x)\n"
+    root = submit(tmp_path, student(source_dir, scale=scale))
+    spin = "def spin(x):\n    while True:\n        pass\n\n\ndef twice(x):\n    return spin(x)\n"
+    (root / "exercise_code").mkdir()
+    (root / "exercise_code" / "__init__.py").write_text("")
+    (root / "exercise_code" / "ops.py").write_text(spin)
+    said = "exercise_code.ops.spin was not run again: it hung in test_layers.py::test_spin"
+    settings = NotebookGradingSettings(cell_timeout_s=30, budget_s=200, interrupt_grace_s=5)
+    started = time.monotonic()
+    result = grade_notebook(
+        source,
+        find_submitted(root, source.name),
+        submission_root=root,
+        settings=settings,
+        stopped={"exercise_code.ops:spin": said},
+    )
+    tests = by_name(result)
+    for name in ("test_scale", "test_last"):
+        assert tests[name]["status"] == "error" and said in tests[name]["message"], tests[name]
+    assert tests["test_add"]["status"] == "passed"
+    assert time.monotonic() - started < settings.cell_timeout_s  # not even one cell limit waited for
 
 
 ESCAPES = """\

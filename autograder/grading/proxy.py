@@ -124,6 +124,9 @@ class Submission:
         self._files: dict[str, ModelFile | ModelRejected | StudentCodeError] = {}
         self._timed_out: dict[str, str] = {}
         """Request name -> the test case in which it ran past its time limit (it is not waited for again)."""
+        self.stopped: dict[str, str] = {}
+        """`module:qualname` of a student function one call of which used a whole CPU limit -> the test
+        case; the worker stubs each out (autograder.worker.hung), so its callers fail at once too."""
         self.current_case = ""
         """The hidden test running now (the plugin sets it), named in later timeouts of the same request."""
 
@@ -164,12 +167,20 @@ class Submission:
             raise SandboxTimeout(
                 f"{what} was not run again: it did not finish within {self._session.call_s:g} s in {earlier}"
             )
+        if self.stopped:
+            header = {**header, "hung": self.stub_messages()}
         try:
             return self._session.request(header, value, what=what, encode=_encode_handle, decode=decode)
         except SandboxTimeout as exc:
-            if not exc.budget:
+            if not (exc.budget or exc.again):
                 self._timed_out[what] = self.current_case or "an earlier call"
+            if exc.hung:
+                self.stopped.setdefault(exc.hung, self.current_case or "an earlier call")
             raise
+
+    def stub_messages(self) -> dict[str, str]:
+        """What each stopped function's stub says when it is called (in the worker or a notebook)."""
+        return stub_messages(self.stopped, self._session.call_s)
 
     def call(self, dotted: str, *args: Any, **kwargs: Any) -> Any:
         """Run student function `dotted` (e.g. `exercise_code.layers.conv_transpose2d`) in the sandbox.
@@ -234,6 +245,15 @@ class Submission:
         if not isinstance(handle, ModelHandle):
             raise StudentCodeError("TypeError", f"building {label} did not give an nn.Module")
         return handle
+
+
+def stub_messages(stopped: dict[str, str], call_s: float) -> dict[str, str]:
+    """`module:qualname` -> the message its stub raises: which function, and where it hung."""
+    return {
+        name: f"{name.replace(':', '.')} was not run again: one call of it used the whole {call_s:g} s "
+        f"CPU-time limit in {case} (look for an endless loop)"
+        for name, case in stopped.items()
+    }
 
 
 def _encode_handle(value: Any) -> dict[str, Any] | None:

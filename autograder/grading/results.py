@@ -13,7 +13,8 @@ everything graded for the student: hidden-suite tests and notebook tests (part `
      "graded_at": "2025-01-01T12:00:00+00:00", "parts": ["suites", "notebooks"],
      "notebooks": [{"notebook": "01_...", "status": "graded", ...}], "tampering": [], "manual": [],
      "examples": [{"title", "image", "truth", "prediction"}],
-     "stages": {"suites": {"wall_s": 30.1, "cpu_s": 28.0}, "notebooks": {...}, ...}}
+     "stages": {"suites": {"wall_s": 30.1, "cpu_s": 28.0}, "notebooks": {...}, ...},
+     "stopped": {"exercise_code.layers.transpose_conv:conv_transpose2d": "test_layers.py::..."}}
 
 Test statuses: passed, failed, error, timeout, memory, crashed, missing, forbidden.
 Submission statuses: graded, rejected (intake refused it), timeout (time budget used up: later tests
@@ -102,6 +103,9 @@ class SubmissionResult:
     """Segmentation examples for the feedback page (base64 PNGs)."""
     stages: dict[str, dict[str, float]] = field(default_factory=dict)
     """Wall and CPU seconds per stage (intake, suites, examples, notebooks)."""
+    stopped: dict[str, str] = field(default_factory=dict)
+    """Student functions not run again after one call used a whole CPU limit (`module:qualname` -> the
+    test case): later tests and the notebooks got an immediate failure in their place."""
 
     def total(self) -> None:
         """Recompute score and max_score from the tests."""

@@ -28,7 +28,7 @@ from autograder.errors import (
     StudentCodeError,
 )
 from autograder.sandbox import CappedLog, Isolation, SandboxLimits, WorkerProcess
-from autograder.worker import protocol
+from autograder.worker import hung, protocol
 from exercise_code.config import CONFIG
 
 log = logging.getLogger(__name__)
@@ -193,10 +193,17 @@ class WorkerSession:
         if kind == "timeout":  # the worker stopped the call at its CPU limit; its state may be half-done
             self.log.note(f"{what}: stopped at the CPU time limit")
             self.stop()
+            blamed = reply.get("hung")
+            if not (isinstance(blamed, str) and len(blamed) < 300 and hung.NAME.match(blamed)):
+                blamed = None  # the worker is not trusted: only a plain name is kept
+            inside = f" (stopped inside {blamed.replace(':', '.')})" if blamed else ""
             raise SandboxTimeout(
-                f"{what} did not finish within {self.call_s:g} s of CPU time; look for an endless loop or "
-                "a very slow implementation"
+                f"{what} did not finish within {self.call_s:g} s of CPU time{inside}; look for an endless "
+                "loop or a very slow implementation",
+                hung=blamed,
             )
+        if kind == "not_run":  # a function that hung earlier, stubbed out in the worker
+            raise SandboxTimeout(f"{what}: {message}", again=True)
         if kind == "memory":
             limit = self.limits.memory_mb
             raise SandboxMemoryError(f"{what} ran out of memory (the limit is {limit} MiB): {message}")

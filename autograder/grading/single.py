@@ -136,6 +136,7 @@ def grade_submission(
         if not settings.keep_work:
             shutil.rmtree(intake.root, ignore_errors=True)
     result.tests = run.results
+    result.stopped = dict(run.submission.stopped)
     result.total()
     if run.budget_exhausted and result.status is SubmissionStatus.GRADED:
         result.status = SubmissionStatus.TIMEOUT

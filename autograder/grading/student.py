@@ -27,6 +27,7 @@ from autograder.intake import extract_submission, source_sha256, student_id
 from autograder.sandbox import Isolation, detect_isolation
 
 from .notebooks.settings import NotebookGradingSettings
+from .proxy import stub_messages
 from .results import SubmissionResult, SubmissionStatus
 from .rubric import load_rubric, rubric_total
 from .settings import HIDDEN_DIR, GradeSettings
@@ -242,6 +243,7 @@ def grade_student(
                     submission_root=root,
                     settings=notebook_settings,
                     budget_s=max(left, 0.5),
+                    stopped=stub_messages(suite.stopped, settings.call_s),
                 )
     finally:
         if not settings.keep_work:  # the manifest (what was graded) stays

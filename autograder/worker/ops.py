@@ -18,6 +18,7 @@ from typing import Any
 
 import torch
 
+from . import hung
 from .guard import ForbiddenTrip, Guard, Outcome
 from .protocol import ProtocolError, pack, unpack
 
@@ -67,9 +68,22 @@ class Worker:
         self._next = 0
         self._checked_package = False
         self.cpu_expired = False
+        self.cpu_s = 0.0
+        self._halfway: list[Any] | None = None
+        """Student frames on the stack halfway through the request's CPU time (None: not reached yet)."""
+        self._paths: dict[str, bool] = {}
+        self.blamed: str | None = None
+        """`module:qualname` of the student function whose one call used the time up (hung.blame)."""
         signal.signal(signal.SIGPROF, self._cpu_limit)
 
     def _cpu_limit(self, signum: int, frame: Any) -> None:
+        if self._halfway is None:  # halfway: look at the stack, go on
+            self._halfway = hung.student_frames(frame, self.root, self._paths)
+            signal.setitimer(signal.ITIMER_PROF, self.cpu_s / 2, CPU_RETRY_S)
+            return
+        if not self.cpu_expired:
+            self.blamed = hung.blame(hung.student_frames(frame, self.root, self._paths), self._halfway)
+            self._halfway = []  # no frame kept alive past the limit
         self.cpu_expired = True
         raise CpuLimit()
 
@@ -293,25 +307,39 @@ class Worker:
         if op not in handlers:
             return {"ok": False, "kind": "protocol", "message": f"unknown op {op!r}"}, []
         cpu_s = request.get("cpu_s")
-        cpu_s = float(cpu_s) if isinstance(cpu_s, int | float) and cpu_s > 0 else 0.0
-        self.cpu_expired = False
+        self.cpu_s = float(cpu_s) if isinstance(cpu_s, int | float) and cpu_s > 0 else 0.0
+        self.cpu_expired, self._halfway, self.blamed = False, None, None
+        hung.tripped.clear()
         try:
             try:
-                if cpu_s:  # the limit is CPU time: a busy machine slows the clock, not the verdict
-                    signal.setitimer(signal.ITIMER_PROF, cpu_s, CPU_RETRY_S)
+                if self.cpu_s:  # the limit is CPU time: a busy machine slows the clock, not the verdict
+                    signal.setitimer(signal.ITIMER_PROF, self.cpu_s / 2)
+                stopped = request.get("hung")
+                if isinstance(stopped, dict) and stopped:
+                    hung.stub_out(stopped)  # functions that hung earlier fail at once, callers included
                 value = handlers[op](request, tensors)
             finally:
                 signal.setitimer(signal.ITIMER_PROF, 0)
-            if self.cpu_expired:
-                return _cpu_reply(cpu_s), []
+                self._halfway = None
+            if self.cpu_expired or hung.tripped:
+                return self._stopped_reply(), []
             tree, out = pack(value, self.register)
         except ProtocolError as exc:
             return _error("TypeError", f"the result cannot be sent back: {exc}"), []
         except BaseException as exc:
-            return (_cpu_reply(cpu_s) if self.cpu_expired else self.failure(exc)), []
+            stopped_early = self.cpu_expired or hung.tripped
+            return (self._stopped_reply() if stopped_early else self.failure(exc)), []
         finally:
             _flush()
         return {"ok": True, "value": tree}, out
+
+    def _stopped_reply(self) -> dict[str, Any]:
+        """The reply of a request stopped at its CPU limit (naming the function to blame, when one call
+        of it used half the time or more), or of one that reached a function stubbed out earlier."""
+        if self.cpu_expired:
+            reply = _cpu_reply(self.cpu_s)
+            return {**reply, "hung": self.blamed} if self.blamed else reply
+        return {"ok": False, "kind": "not_run", "message": _short(hung.tripped[0])}
 
 
 def _cpu_reply(cpu_s: float) -> dict[str, Any]:

@@ -25,6 +25,7 @@ import nbformat
 from nbformat import NotebookNode
 
 from autograder.sandbox.notebook import plan_run
+from autograder.worker import hung
 
 from .settings import NotebookGradingSettings
 
@@ -196,18 +197,26 @@ def run_notebook(
     settings: NotebookGradingSettings,
     budget_s: float | None = None,
     checks: dict[int, list[str]] | None = None,
+    stopped: dict[str, str] | None = None,
 ) -> NotebookRun:
     """Execute `nb` in the sandbox, with `submission` copied to private scratch and the kernel in `cwd`.
 
     `cwd` is the notebook's folder relative to the submission root. `budget_s` (default
     `settings.budget_s`) bounds the whole run; cells without a record by then are reported missing.
     `checks` maps a cell index (`len(nb.cells)`: the end) to planted cells run just before it.
+    `stopped` (`module:qualname` -> message): student functions stubbed out in the kernel first.
     """
     budget = min(settings.budget_s, budget_s or settings.budget_s)
     code_cells = {i for i, c in enumerate(nb.cells) if c.cell_type == "code" and c.source.strip()}
     checks = checks or {}
     slots = frozenset((at, k) for at, sources in checks.items() for k in range(len(sources)))
-    secret = json.dumps({"notebook": nbformat.writes(nb), "checks": {str(k): v for k, v in checks.items()}})
+    secret = json.dumps(
+        {
+            "notebook": nbformat.writes(nb),
+            "checks": {str(k): v for k, v in checks.items()},
+            "preamble": hung.preamble(stopped) if stopped else "",
+        }
+    )
     run = NotebookRun()
     with tempfile.TemporaryDirectory(prefix="nbgrade-") as tmp:
         grader = Path(tmp) / "grader"

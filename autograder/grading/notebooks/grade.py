@@ -162,11 +162,14 @@ def grade_notebook(
     submission_root: Path,
     settings: NotebookGradingSettings | None = None,
     budget_s: float | None = None,
+    stopped: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """Grade the student's notebook `submitted` (None: not submitted) against the instructor's `source`.
 
     Student code runs only in the sandbox, on a private copy of `submission_root`; scores are computed
-    here from the recorded outputs. Never raises for anything the student did.
+    here from the recorded outputs. `stopped`: student functions (`module:qualname` -> message) that
+    hung in the hidden suites, stubbed out in the kernel before the first cell so they fail at once.
+    Never raises for anything the student did.
     """
     settings = settings or NotebookGradingSettings()
     started = time.monotonic()
@@ -192,6 +195,7 @@ def grade_notebook(
         settings=settings,
         budget_s=budget_s,
         checks=by_position(checks),
+        stopped=stopped,
     )
     found = verdict(checks, run, assembly.cells)
     scores = _scores(source, assembly, run, found, settings)
@@ -225,13 +229,14 @@ def grade_notebooks(
     submission_root: Path,
     settings: NotebookGradingSettings | None = None,
     budget_s: float | None = None,
+    stopped: dict[str, str] | None = None,
 ) -> list[dict[str, Any]]:
     """Grade every source notebook of `source_dir` (`NN_name.py` / `.ipynb`) for one submission.
 
     Notebooks run one after another, each in its own sandbox and kernel, sharing `budget_s`
     (default `settings.budget_s`) fairly: each may use what is left divided by the notebooks still to
     run (what one leaves unused goes to the next), so one that hangs or crashes fails its own cells
-    only and never starves the notebooks after it.
+    only and never starves the notebooks after it. `stopped`: as for `grade_notebook`.
     """
     settings = settings or NotebookGradingSettings()
     deadline = time.monotonic() + (budget_s or settings.budget_s)
@@ -254,6 +259,7 @@ def grade_notebooks(
                 submission_root=root,
                 settings=settings,
                 budget_s=left,
+                stopped=stopped,
             )
         )
     return results
