@@ -452,7 +452,7 @@ def test_missing_and_unreadable_notebooks(source, tmp_path: Path) -> None:
 
 @needs_bwrap
 def test_one_batch_grades_notebooks_resumes_and_reports_without_running_code(
-    source_dir: Path, tmp_path: Path
+    source_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from autograder.cli import main
     from autograder.grading import GradeSettings, grade_batch
@@ -493,6 +493,13 @@ def test_one_batch_grades_notebooks_resumes_and_reports_without_running_code(
     assert ann_file.stat().st_mtime_ns == before, "the others are not touched"
     (old,) = (out / "results" / "history").glob("bob.*.json")
     assert json.loads(old.read_text())["score"] == 3.0, "the previous result is kept for the record"
+    capsys.readouterr()
+    argv = ["grade", *map(str, folders), "--out", str(out), "--only", "bob", "--parts", "notebooks"]
+    assert main([*argv, "--notebooks", str(source_dir), "--cell-timeout", "4"]) == 0
+    printed = capsys.readouterr()
+    assert "1 regraded in" in printed.out and "the other students' are unchanged" in printed.out
+    assert "0/1" in printed.err, "the progress bar counts the students asked for"
+    assert ann_file.stat().st_mtime_ns == before and len(list(out.glob("results/history/bob.*.json"))) == 2
     for folder in folders:  # the report reads stored results only: the submissions may be gone
         shutil.rmtree(folder)
     assert main(["report", str(out)]) == 0

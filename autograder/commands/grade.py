@@ -114,7 +114,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"grading on the Dask cluster {args.cluster}; each result names its isolation", file=sys.stderr)
     else:
         print(f"isolation: {detect_isolation(settings.isolation).summary()}", file=sys.stderr)
-    bar = tqdm(total=len(submissions), unit="submission", file=sys.stderr)
+    bar = tqdm(total=len(set(args.only or [])) or len(submissions), unit="submission", file=sys.stderr)
 
     def progress(result, resumed: bool) -> None:
         bar.set_postfix_str(f"{result.student}: {result.status}" + (" (resumed)" if resumed else ""))
@@ -143,8 +143,13 @@ def run(args: argparse.Namespace) -> int:
     finally:
         bar.close()
     print_reports(args, args.out)
-    print(
-        f"{summary.graded} graded, {summary.resumed} resumed in {summary.seconds:.1f} s; "
-        f"results in {args.out / 'results'}"
-    )
+    results = args.out / "results"
+    if args.only:
+        print(
+            f"{summary.graded} regraded in {summary.seconds:.1f} s (the results they replace are in "
+            f"{results / 'history'}; the other students' are unchanged); results in {results}"
+        )
+    else:
+        done = f"{summary.graded} graded, {summary.resumed} resumed in {summary.seconds:.1f} s"
+        print(f"{done}; results in {results}")
     return 0

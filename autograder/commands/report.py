@@ -43,6 +43,7 @@ def print_reports(args: argparse.Namespace, out: Path) -> None:
     """Build every report of `out` and print the gradebook, the paths and any roster problems."""
     from autograder.reports import gradebook_table
     from autograder.reports.build import build_reports
+    from autograder.reports.roster import ProblemKind
 
     built = build_reports(out, roster=args.roster, timestamps=args.timestamps, assignment=args.assignment)
     print(gradebook_table(built.results))
@@ -56,7 +57,10 @@ def print_reports(args: argparse.Namespace, out: Path) -> None:
     exports = [built.lms.canvas_csv, built.lms.moodle_csv, built.lms.nbgrader_csv]
     print("gradebook exports: " + ", ".join(str(p) for p in exports if p is not None))
     for problem in built.lms.problems:
-        print(f"roster: {problem}", file=sys.stderr)
+        if problem.kind == ProblemKind.NO_ROSTER:
+            print("Canvas and Moodle exports: give --roster FILE (student -> LMS ids, docs/lms.md)")
+        else:
+            print(f"roster: {problem}", file=sys.stderr)
     unreadable = [r["student"] for r in built.results if "cannot be read" in str(r.get("message", ""))]
     if unreadable:
         print(f"unreadable stored results (scored 0): {', '.join(unreadable)}", file=sys.stderr)

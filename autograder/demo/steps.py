@@ -132,6 +132,7 @@ def expectations(state: DemoState) -> list[tuple[bool, str]]:
     """(met, sentence) for what the sample submissions must show."""
     from jsonschema import ValidationError
 
+    from autograder.grading.student import EXAMPLES
     from autograder.reports import validate_gradescope
 
     from .submissions import escaped_markers
@@ -149,6 +150,8 @@ def expectations(state: DemoState) -> list[tuple[bool, str]]:
             f"the reference scores highest ({_percent(reference):.0f} %)",
         )
     )
+    drawn = len(reference.get("examples", []))
+    checks.append((drawn == EXAMPLES, f"the reference's feedback page draws {drawn} hidden scenes"))
     skeleton = by_name.get("skeleton", {})
     checks.append(
         (bool(skeleton) and _percent(skeleton) <= 10, f"the skeleton scores ~0 ({_percent(skeleton):.0f} %)")

@@ -1,4 +1,5 @@
-"""Grade one submission: intake, a sandboxed worker, the hidden suites under pytest, one result.
+"""Grade one submission: intake, a sandboxed worker, the hidden suites under pytest, the segmentation
+examples of the feedback page (on the same worker), one result.
 
 Runs in the trusted process (in a batch: one child process per submission). Student code only ever
 runs inside the worker; the hidden suites, rubric and hidden data stay on this side.
@@ -17,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from autograder.errors import AutograderError, IntakeRejected
-from autograder.intake import extract_submission, missing_parts, source_sha256, student_id
+from autograder.intake import Intake, extract_submission, missing_parts, source_sha256, student_id
 from autograder.sandbox import CappedLog, Isolation, detect_isolation
 
 from . import plugin as plugin_module
@@ -29,8 +30,27 @@ from .rubric import load_rubric, rubric_total
 from .secret import draw_key
 from .session import WorkerSession
 from .settings import HIDDEN_DIR, GradeSettings
+from .stages import stage
 
 log = logging.getLogger(__name__)
+
+
+def prediction_examples(submission: Submission, hidden_key: int, count: int) -> list[dict[str, str]]:
+    """PNG examples of the student's `models/segmentation` on `count` hidden scenes, predicted in the
+    sandbox through the grader's proxy; empty when there is no model or it fails (never raises for it)."""
+    from autograder.hidden.hidden_data import EXAMPLE_PURPOSE, hidden_scenes
+    from autograder.reports.merge import segmentation_examples
+    from exercise_code.config import CONFIG
+
+    if count <= 0 or not (submission.root / "models" / "segmentation.pt").is_file():
+        return []
+    images, truth = hidden_scenes(hidden_key, count, CONFIG.scene_size, EXAMPLE_PURPOSE).tensors()
+    try:
+        logits = submission.load_model("segmentation")(images)
+        return segmentation_examples(images, truth, logits, limit=count)
+    except (AutograderError, ValueError, TypeError, AttributeError, RuntimeError) as exc:
+        log.info("no segmentation examples for %s: %s", submission.root, exc)
+        return []
 
 
 def _pytest_args(suites: Path, ini: Path) -> list[str]:
@@ -56,6 +76,26 @@ def _pytest_args(suites: Path, ini: Path) -> list[str]:
     ]
 
 
+def take_in(
+    path: Path, workdir: Path, student: str, seed: int, settings: GradeSettings, isolation: Isolation
+) -> tuple[SubmissionResult, Intake | None]:
+    """Extract the submission into `workdir` (its `intake` stage timed): the result shell, and the
+    intake; None when the archive is rejected (the result then says why, with status `rejected`)."""
+    result = SubmissionResult(student=student, status=SubmissionStatus.GRADED, seed=seed, source=str(path))
+    result.isolation, result.isolation_note = str(isolation.kind), isolation.summary()
+    try:
+        with stage(result.stages, "intake"):
+            intake = extract_submission(path, workdir, limits=settings.intake, student=student)
+    except IntakeRejected as exc:
+        result.status, result.message = SubmissionStatus.REJECTED, f"submission rejected: {exc}"
+        with contextlib.suppress(OSError):
+            result.source_sha256 = source_sha256(path)
+        return result, None
+    result.source_sha256 = intake.manifest.source_sha256
+    result.manifest_sha256 = intake.manifest.sha256
+    return result, intake
+
+
 def grade_submission(
     path: Path,
     *,
@@ -69,8 +109,12 @@ def grade_submission(
     settings: GradeSettings | None = None,
     student: str | None = None,
     isolation: Isolation | None = None,
+    examples: int = 0,
 ) -> SubmissionResult:
     """Grade the zip or folder at `path`; the extracted copy and manifest go to `out/work/<student>/`.
+    `examples`: how many hidden scenes the student's segmentation model draws for the feedback page,
+    predicted by the worker that ran the suites (no second torch start); their time is
+    `result.stages["examples"]`, the rest `result.stages["suites"]`.
 
     Never raises for a bad submission: a rejected archive, a crashing or hanging student all end up
     in the returned result. `rubric`/`forbidden`/`hidden_data` default to files in `suites`. `seed` draws
@@ -82,22 +126,13 @@ def grade_submission(
     deadline = start + settings.submission_s
     path, suites = Path(path), Path(suites).resolve()
     student = student or student_id(path)
-    result = SubmissionResult(student=student, status=SubmissionStatus.GRADED, seed=seed, source=str(path))
     isolation = isolation or detect_isolation(settings.isolation)
-    result.isolation, result.isolation_note = str(isolation.kind), isolation.summary()
-    workdir = Path(out) / "work" / student
     rubric_entries = load_rubric(rubric or suites / "rubric.toml")
-    try:
-        intake = extract_submission(path, workdir, limits=settings.intake, student=student)
-    except IntakeRejected as exc:
-        result.status, result.message = SubmissionStatus.REJECTED, f"submission rejected: {exc}"
+    result, intake = take_in(path, Path(out) / "work" / student, student, seed, settings, isolation)
+    if intake is None:
         result.max_score = rubric_total(rubric_entries)
-        with contextlib.suppress(OSError):
-            result.source_sha256 = source_sha256(path)
         result.seconds = round(time.monotonic() - start, 3)
         return result
-    result.source_sha256 = intake.manifest.source_sha256
-    result.manifest_sha256 = intake.manifest.sha256
     missing = missing_parts(intake.root)
     if missing:
         result.message = "missing from the submission: " + ", ".join(missing)
@@ -124,11 +159,15 @@ def grade_submission(
         message_chars=settings.message_chars,
     )
     try:
-        code = _run_pytest(suites, run)
+        with stage(result.stages, "suites"):
+            code = _run_pytest(suites, run)
         if run.collection_errors or code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
             result.status = SubmissionStatus.ERROR
             detail = "; ".join(run.collection_errors)[:2000]
             result.message = f"the grader failed (pytest exit {int(code)}): {detail}".strip()
+        if examples > 0:
+            with stage(result.stages, "examples"):
+                result.examples = prediction_examples(run.submission, run.hidden_key, examples)
     except AutograderError as exc:
         result.status, result.message = SubmissionStatus.ERROR, f"the grader failed: {exc}"
     finally:
