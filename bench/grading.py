@@ -14,8 +14,9 @@ reaps whom.
 
 Prints per run: wall time, submissions per minute, CPU-seconds per submission; per stage (from the
 --workers 1 run, where stages do not overlap): CPU-seconds per submission for intake, suites (worker
-start included), examples and notebooks; the sandbox overhead (sandboxed / floor, CPU and wall); and the
-endless-loop student's wall time against the reference's plus two call timeouts.
+start included), examples and notebooks; one worker start with and without the sandbox; the sandbox
+overhead (sandboxed / floor, CPU and wall); and the endless-loop student's wall time against the
+reference's plus two call timeouts.
 
     .venv/bin/python bench/grading.py [--n 12] [--runs w1 w2 cluster floor busy]
 """
@@ -147,6 +148,33 @@ def run(name: str, subs: list[Path], out: Path, settings: GradeSettings, key: Pa
     return {"wall": wall, "cpu": cpu.total, "tree": cpu, "results": list(summary.results.values())}
 
 
+def sandbox_start(root: Path, isolation: str, times: int = 3) -> tuple[float, float]:
+    """(tree CPU-seconds, wall seconds) of starting one grading worker and its first answer, with
+    `isolation` ("bubblewrap" or "process"), mean over `times` starts: the price of a sandboxed start."""
+    from autograder.grading.session import WorkerSession
+    from autograder.sandbox import detect_isolation
+
+    settings = GradeSettings()
+    cpu, wall = [], []
+    for _ in range(times):
+        session = WorkerSession(
+            root,
+            detect_isolation(isolation),
+            limits=settings.sandbox,
+            forbidden={},
+            call_s=60.0,
+            deadline=time.monotonic() + 120,
+            submission_s=120,
+        )
+        with TreeCpu(period=0.05) as tree:
+            started = time.monotonic()
+            session.request({"op": "ping"}, what="ping")
+            wall.append(time.monotonic() - started)
+            session.stop()
+        cpu.append(tree.total)
+    return statistics.mean(cpu), statistics.mean(wall)
+
+
 def stage_cpu(results: list[SubmissionResult], tree: TreeCpu) -> dict[str, float]:
     """Mean tree-CPU seconds per submission of each stage (valid when stages do not overlap: 1 worker)."""
     per: dict[str, list[float]] = {}
@@ -171,6 +199,13 @@ def main(argv: list[str] | None = None) -> int:
         f"load average {load:.1f} before the runs"
     )
     settings = GradeSettings()
+    starts = {iso: sandbox_start(subs[0], iso) for iso in ("bubblewrap", "process")}
+    print(
+        "one worker start (torch imported, first answer): "
+        + ", ".join(f"{iso} {cpu:.2f} CPU-s {wall:.2f} s wall" for iso, (cpu, wall) in starts.items())
+        + f"; the sandbox adds {starts['bubblewrap'][0] - starts['process'][0]:+.2f} CPU-s per start",
+        flush=True,
+    )
     key = args.out / "hidden-key"
     key.unlink(missing_ok=True)
     write_key(key, draw_key())
