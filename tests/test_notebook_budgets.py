@@ -23,7 +23,7 @@ from exercise_code.config import CONFIG
 from exercise_code.training import Schedule, Task, TrainConfig, fit, lr_factor, make_loader, planned_steps
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
-BUDGETED_NOTEBOOKS = ("03_fcn.py", "04_autoencoders.py")
+BUDGETED_NOTEBOOKS = ("02_patch_segmentation.py", "03_fcn.py", "04_autoencoders.py")
 GUARD = 1000.0
 """The safety net of the `fit` runs below: never reached by the clocks they run under."""
 MIN_GUARD_S = {"fast": 30.0, "cuda": 600.0, "cpu": 600.0}
