@@ -190,6 +190,17 @@ def test_modified_test_cell_is_restored_and_reported(source, source_dir: Path, s
     assert len(restored) == 1 and restored[0].source == "assert scale(2) == 4"
 
 
+def test_sources_parsed_once_read_back_the_same(source_dir: Path, tmp_path: Path) -> None:
+    """A batch parses the source notebooks once (sources.json) for all its children: what they read back
+    is what parsing gives."""
+    from autograder.grading.notebooks.source import read_sources, write_sources
+
+    paths = sorted(source_dir.glob("*.py"))
+    parsed = read_sources(write_sources(paths, tmp_path / "cache"))
+    assert parsed == [load_source(p) for p in paths] and len(parsed) == 2
+    assert {c.role for c in parsed[0].cells} > {None} and parsed[0].tests[0].keys
+
+
 def test_unreadable_notebooks_are_refused_with_a_reason() -> None:
     with pytest.raises(UnreadableNotebook, match="not a readable notebook"):
         read_submitted(b"PK\x03\x04 garbage")
@@ -481,6 +492,7 @@ def test_one_batch_grades_notebooks_resumes_and_reports_without_running_code(
     assert (bob["score"], bob["max_score"]) == (3.0, 12.0)
     assert ann["parts"] == ["notebooks"] and bob["status"] == "graded"
     assert set(ann["stages"]) == {"intake", "notebooks"} and ann["stages"]["notebooks"]["cpu_s"] > 0
+    assert (out / "cache" / "sources.json").is_file(), "the children read the notebooks parsed once"
     seen.clear()
     grade_batch(folders, on_result=lambda r, resumed: seen.append(resumed), **options)
     assert seen == [True, True], "an unchanged submission is not graded again"

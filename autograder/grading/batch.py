@@ -20,10 +20,12 @@ from pathlib import Path
 
 from autograder.errors import GradingError
 from autograder.intake import source_sha256, student_id
+from autograder.release.notebooks.build import source_notebooks
 from autograder.sandbox import Isolation, detect_isolation
 
 from .executors import BatchPlan, Outcome, make_executor
 from .notebooks.settings import NotebookGradingSettings
+from .notebooks.source import write_sources
 from .results import SubmissionResult
 from .rubric import load_rubric, rubric_total
 from .secret import batch_key_file
@@ -201,6 +203,9 @@ def grade_batch(
             if v
         },
     }
+    if pending and Part.NOTEBOOKS in parts:  # parsed once here, not once per child (~3 CPU-s each)
+        found = source_notebooks(Path(notebooks))
+        payload["sources"] = str(write_sources(found, out / "cache")) if found else ""
     plan = BatchPlan(payload=payload, settings=settings, results_dir=results_dir, logs_dir=logs_dir)
     if pending:  # a finished batch needs no workers (nor a cluster)
         with executor, contextlib.closing(executor.run(pending, plan)) as outcomes:

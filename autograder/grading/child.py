@@ -32,7 +32,8 @@ def _die_with_parent(parent_pid: int) -> None:
 
 def run_job(job: dict[str, Any]) -> SubmissionResult:
     """Grade the submission described by `job` (the batch's JSON) and write its result file."""
-    opt = {k: Path(job[k]) for k in ("rubric", "forbidden", "hidden_data", "notebooks") if job.get(k)}
+    names = ("rubric", "forbidden", "hidden_data", "notebooks", "sources")
+    opt = {k: Path(job[k]) for k in names if job.get(k)}
     try:
         result = grade_student(
             Path(job["submission"]),

@@ -86,6 +86,8 @@ def trusted_bundle(payload: dict[str, Any]) -> bytes:
         for name in ("rubric", "forbidden"):
             if payload.get(name):
                 archive.write(payload[name], f"{name}.toml")
+        if payload.get("sources"):
+            archive.write(payload["sources"], "sources.json")
     return buffer.getvalue()
 
 
@@ -271,7 +273,12 @@ def grade_task(task: dict[str, Any], bundle: bytes) -> dict[str, Any]:
             "result": str(root / "result.json"),
             "parent_pid": os.getpid(),
         }
-        shipped = {"rubric": "rubric.toml", "forbidden": "forbidden.toml", "hidden_data": "data"}
+        shipped = {
+            "rubric": "rubric.toml",
+            "forbidden": "forbidden.toml",
+            "hidden_data": "data",
+            "sources": "sources.json",
+        }
         payload |= {name: str(trusted / rel) for name, rel in shipped.items() if payload.get(name)}
         if task.get("key") is not None:
             payload["key_file"] = str(write_key(root / "hidden-key", task["key"]))

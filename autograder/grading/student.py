@@ -24,6 +24,7 @@ from autograder.intake import extract_submission, student_id
 from autograder.sandbox import Isolation, detect_isolation
 
 from .notebooks.settings import NotebookGradingSettings
+from .notebooks.source import read_sources
 from .proxy import stub_messages
 from .results import SubmissionResult, SubmissionStatus
 from .rubric import load_rubric, rubric_total
@@ -80,9 +81,11 @@ def grade_student(
     student: str | None = None,
     isolation: Isolation | None = None,
     examples: int = EXAMPLES,
+    sources: Path | None = None,
 ) -> SubmissionResult:
     """Grade the zip or folder at `path`: the `parts` asked for, on one extracted copy under
-    `out/work/<student>/`, within one time budget (`settings.submission_s`).
+    `out/work/<student>/`, within one time budget (`settings.submission_s`). `sources`: the notebooks of
+    `notebooks` already parsed (`sources.json`, written once per batch by `write_sources`).
 
     Never raises for anything the student did. A rejected archive still carries every part's maximum
     (the suites' from the rubric, each notebook test as `missing`); a grader failure in the suites
@@ -148,6 +151,7 @@ def grade_student(
                     settings=notebook_settings,
                     budget_s=max(left, 0.5),
                     stopped=stub_messages(suite.stopped, settings.call_s),
+                    sources=read_sources(sources) if sources else None,
                 )
     finally:
         if not settings.keep_work:  # the manifest (what was graded) stays

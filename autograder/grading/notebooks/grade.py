@@ -230,22 +230,24 @@ def grade_notebooks(
     settings: NotebookGradingSettings | None = None,
     budget_s: float | None = None,
     stopped: dict[str, str] | None = None,
+    sources: list[SourceNotebook] | None = None,
 ) -> list[dict[str, Any]]:
     """Grade every source notebook of `source_dir` (`NN_name.py` / `.ipynb`) for one submission.
 
     Notebooks run one after another, each in its own sandbox and kernel, sharing `budget_s`
     (default `settings.budget_s`) fairly: each may use what is left divided by the notebooks still to
     run (what one leaves unused goes to the next), so one that hangs or crashes fails its own cells
-    only and never starves the notebooks after it. `stopped`: as for `grade_notebook`.
+    only and never starves the notebooks after it. `stopped`: as for `grade_notebook`. `sources`: the
+    notebooks of `source_dir` already parsed (`read_sources`), as a batch hands them to its children.
     """
     settings = settings or NotebookGradingSettings()
     deadline = time.monotonic() + (budget_s or settings.budget_s)
     root = Path(submission_root).resolve()
     results = []
-    paths = source_notebooks(Path(source_dir))
-    for index, path in enumerate(paths):
-        source = load_source(path)
-        left = (deadline - time.monotonic()) / (len(paths) - index)
+    if sources is None:
+        sources = [load_source(path) for path in source_notebooks(Path(source_dir))]
+    for index, source in enumerate(sources):
+        left = (deadline - time.monotonic()) / (len(sources) - index)
         if left <= 1:
             message = "not run: the submission used up its time budget"
             results.append(

@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import copy
 import hashlib
-from dataclasses import dataclass
+import json
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import nbformat
 from nbformat import NotebookNode
@@ -87,6 +90,40 @@ class SourceNotebook:
 
     def by_grade_id(self) -> dict[str, SourceCell]:
         return {c.grade_id: c for c in self.cells if c.grade_id}
+
+    def to_dict(self) -> dict[str, Any]:
+        cells = [{**asdict(c), "role": c.role and c.role.value, "keys": sorted(c.keys)} for c in self.cells]
+        return {"name": self.name, "path": str(self.path), "cells": cells}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> SourceNotebook:
+        cells = tuple(
+            SourceCell(**{**c, "role": Role(c["role"]) if c["role"] else None, "keys": frozenset(c["keys"])})
+            for c in data["cells"]
+        )
+        return cls(name=data["name"], path=Path(data["path"]), cells=cells)
+
+
+SOURCES_FILE = "sources.json"
+"""What `write_sources` writes: the parsed source notebooks of a batch, read by every grading child."""
+
+
+def write_sources(paths: Sequence[Path], folder: Path) -> Path:
+    """Parse the source notebooks once (jupytext and nbgrader's preprocessors cost each child ~3 CPU-s)
+    and write them to `folder/sources.json` for `read_sources`."""
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / SOURCES_FILE
+    data = {"format": 1, "notebooks": [load_source(p).to_dict() for p in paths]}
+    tmp = target.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data), encoding="utf-8")
+    tmp.replace(target)
+    return target
+
+
+def read_sources(path: Path) -> list[SourceNotebook]:
+    """The source notebooks `write_sources` wrote to `path`."""
+    data = json.loads(Path(path).read_text(encoding="utf-8"))
+    return [SourceNotebook.from_dict(nb) for nb in data["notebooks"]]
 
 
 def released_form(nb: NotebookNode) -> NotebookNode:
