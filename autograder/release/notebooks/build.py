@@ -18,7 +18,6 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-import jupytext
 import nbformat
 from nbformat import NotebookNode
 
@@ -170,6 +169,8 @@ def read_source(path: Path, rules: Rules | None = None) -> tuple[NotebookNode, l
     if path.suffix == ".ipynb":
         nb = nbformat.read(path, as_version=4)
     else:
+        import jupytext  # here: a grading child reads parsed sources and never needs it (0.4 s)
+
         nb = jupytext.read(path, fmt="py:percent")
     nb.metadata.pop("jupytext", None)
     nb.metadata["kernelspec"] = dict(KERNELSPEC)
