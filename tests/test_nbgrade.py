@@ -346,7 +346,7 @@ def test_infinite_loop_times_out_that_cell_only(source, source_dir: Path, tmp_pa
 def test_cell_limit_is_cpu_time_with_a_wall_clock_guard(source, source_dir, tmp_path, body, status, says):
     """A loaded machine makes a cell wait, not compute: only CPU time decides a `timeout`; the wall
     clock (limit x wall_factor) is the guard for a cell that waits for ever."""
-    settings = NotebookGradingSettings(cell_timeout_s=1, wall_factor=5, budget_s=60, interrupt_grace_s=5)
+    settings = NotebookGradingSettings(cell_timeout_s=1, wall_factor=10, budget_s=90, interrupt_grace_s=5)
     scale = f"import time\ndef scale(x):\n    {body}\n    return 2 * x\n"
     tests = by_name(grade(source, submit(tmp_path, student(source_dir, scale=scale)), settings=settings))
     assert tests["test_scale"]["status"] == status, tests["test_scale"]["message"]

