@@ -407,6 +407,36 @@ def test_a_function_that_hung_in_the_suites_fails_at_once_in_the_notebook(source
     assert time.monotonic() - started < settings.cell_timeout_s  # not even one cell limit waited for
 
 
+@needs_bwrap
+def test_a_notebooks_only_regrade_stubs_out_what_the_suites_stopped(source_dir, tmp_path):
+    """`grade --parts notebooks` after a suites run: the functions that run stopped are stubbed out in the
+    notebooks too (from the stored result), and the combined record keeps them."""
+    from autograder.grading import GradeSettings, Part, grade_batch
+
+    spin = "def spin(x):\n    while True:\n        pass\n\n\ndef twice(x):\n    return spin(x)\n"
+    root = submit(tmp_path, student(source_dir, scale="from exercise_code.ops import twice\nscale = twice\n"))
+    dan = root.rename(tmp_path / "dan")
+    (dan / "exercise_code").mkdir()
+    (dan / "exercise_code" / "__init__.py").write_text("")
+    (dan / "exercise_code" / "ops.py").write_text(spin)
+    suites = tmp_path / "suites"
+    suites.mkdir()
+    call = "def test_spin(submission):\n    submission.call('exercise_code.ops.spin', 1)\n"
+    (suites / "test_spin_once.py").write_text(call)
+    (suites / "rubric.toml").write_text('["test_spin_once.py::test_spin"]\npoints = 1\n')
+    options = dict(out=tmp_path / "out", suites=suites, settings=GradeSettings(call_s=2, wall_factor=20))
+    first = grade_batch([dan], parts=(Part.SUITES,), **options).results["dan"]
+    assert list(first.stopped) == ["exercise_code.ops:spin"]
+    started = time.monotonic()
+    notebooks = NotebookGradingSettings(cell_timeout_s=30, budget_s=200, interrupt_grace_s=5)
+    options |= dict(notebooks=source_dir, notebook_settings=notebooks)
+    result = grade_batch([dan], parts=(Part.NOTEBOOKS,), **options).results["dan"]
+    scale = next(t for t in result.tests if t.name.endswith("/test_scale"))
+    assert scale.status == "error" and "exercise_code.ops.spin was not run again" in scale.message, scale
+    assert time.monotonic() - started < notebooks.cell_timeout_s
+    assert result.parts == ["suites", "notebooks"] and result.stopped == first.stopped
+
+
 ESCAPES = """\
 def add(a, b):
     import socket

@@ -45,6 +45,7 @@ def run_job(job: dict[str, Any]) -> SubmissionResult:
             settings=GradeSettings.from_dict(job["settings"]),
             notebook_settings=NotebookGradingSettings(**job.get("notebook_settings", {})),
             student=job["student"],
+            stopped=job.get("stopped") or None,
             **opt,
         )
     except Exception as exc:

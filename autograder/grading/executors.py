@@ -187,6 +187,7 @@ class LocalExecutor:
             "student": job.student,
             "source_sha256": job.source_sha256,
             "result": str(plan.child_result(job.student)),
+            "stopped": job.stopped,
         }
         plan.child_result(job.student).unlink(missing_ok=True)
         proc = spawn_child(payload, plan.logs_dir / f"{job.student}.log")

@@ -182,6 +182,7 @@ class DaskExecutor:
                         "student": job.student,
                         "source": str(job.submission),
                         "source_sha256": job.source_sha256,
+                        "stopped": job.stopped,
                     }
                     future = self.client.submit(
                         grade_task,
@@ -270,6 +271,7 @@ def grade_task(task: dict[str, Any], bundle: bytes) -> dict[str, Any]:
             "submission": str(submission),
             "student": task["student"],
             "source_sha256": task["source_sha256"],
+            "stopped": task.get("stopped", {}),
             "result": str(root / "result.json"),
             "parent_pid": os.getpid(),
         }

@@ -43,6 +43,7 @@ def combine(previous: SubmissionResult, new: SubmissionResult) -> SubmissionResu
     result.parts = [str(p) for p in ALL_PARTS if str(p) in {*previous.parts, *new.parts}]
     if Part.SUITES in kept:
         result.examples, result.log_excerpt = previous.examples, previous.log_excerpt
+        result.stopped = previous.stopped  # what the suites stopped (the notebooks were given the same)
         if previous.status is not SubmissionStatus.GRADED:
             result.status = previous.status
     if Part.NOTEBOOKS in kept:

@@ -82,10 +82,13 @@ def grade_student(
     isolation: Isolation | None = None,
     examples: int = EXAMPLES,
     sources: Path | None = None,
+    stopped: dict[str, str] | None = None,
 ) -> SubmissionResult:
     """Grade the zip or folder at `path`: the `parts` asked for, on one extracted copy under
     `out/work/<student>/`, within one time budget (`settings.submission_s`). `sources`: the notebooks of
-    `notebooks` already parsed (`sources.json`, written once per batch by `write_sources`).
+    `notebooks` already parsed (`sources.json`, written once per batch by `write_sources`). `stopped`:
+    without the suites, the functions an earlier suites run stopped (`SubmissionResult.stopped`), stubbed
+    out in the notebooks as that run would have.
 
     Never raises for anything the student did. A rejected archive still carries every part's maximum
     (the suites' from the rubric, each notebook test as `missing`); a grader failure in the suites
@@ -133,6 +136,7 @@ def grade_student(
                 )
         else:
             suite, _ = take_in(Path(path), workdir, student, seed, settings, isolation)
+            suite.stopped = dict(stopped or {})
         stages = dict(suite.stages)
         rejected = suite.status is SubmissionStatus.REJECTED
         if not rejected and not root.is_dir():  # the suites' grader failed before or after intake
