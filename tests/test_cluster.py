@@ -198,10 +198,14 @@ def test_a_killed_worker_has_its_task_rerun(client, subs, suite, key_file, tmp_p
     assert worker not in client.run(os.getpid).values()  # the nanny started a fresh one
 
 
-def test_a_submission_that_kills_every_worker_ends_crashed(client, subs, suite, key_file, tmp_path):
-    client.wait_for_workers(2, timeout=WORKERS_START_S)
-    client.register_plugin(KillOnStart("killer"), name="kill-on-start")
+def test_a_submission_that_kills_every_worker_ends_crashed(subs, suite, key_file, tmp_path):
+    """On a cluster of its own: after workers are killed this often, distributed's nannies may give up on
+    one (on a loaded machine they did), which must not leave the other tests' cluster short."""
+    cluster = local_cluster(2, local_directory=str(tmp_path / "dask"))
+    client = distributed.Client(cluster)
     try:
+        client.wait_for_workers(2, timeout=WORKERS_START_S)
+        client.register_plugin(KillOnStart("killer"), name="kill-on-start")
         summary = _grade(
             [subs["killer"], subs["good"]],
             tmp_path / "out",
@@ -210,13 +214,13 @@ def test_a_submission_that_kills_every_worker_ends_crashed(client, subs, suite, 
             cluster=client.scheduler.address,
         )
     finally:
-        client.unregister_worker_plugin("kill-on-start")
+        client.close()
+        cluster.close()
     crashed = summary.results["killer"]
     assert crashed.status == "crashed" and crashed.tests == [] and crashed.max_score == 4.0
     assert f"killed its Dask worker {ALLOWED_FAILURES + 1} times" in crashed.message
     assert SubmissionResult.load(tmp_path / "out" / "results" / "killer.json").status == "crashed"
     assert summary.results["good"].status == "graded" and summary.results["good"].score == GOOD_SCORE
-    client.wait_for_workers(2, timeout=WORKERS_START_S)
 
 
 class _Stop(Exception):
