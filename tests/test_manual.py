@@ -339,7 +339,7 @@ def test_grading_keeps_the_prompt_and_a_bounded_answer(tmp_path: Path, monkeypat
     root = tmp_path / "submission"
     root.mkdir()
     nbformat.write(nb, root / "01_q.ipynb")
-    monkeypatch.setattr(grade_module, "run_notebook", lambda *args, **kwargs: NotebookRun())
+    monkeypatch.setattr(grade_module, "run_notebooks", lambda jobs, **kwargs: [NotebookRun() for _ in jobs])
     result = grade_module.grade_notebook(source, root / "01_q.ipynb", submission_root=root)
     why = result["manual"][0]
     assert why["prompt"] == "**Question 1.** Why?"

@@ -181,7 +181,7 @@ def add(a, b):
 """
     add = f"GRADER = {WORKER_PARENT + '/' + WORKER_PACKAGE!r}\n" + add
     tests = by_name(grade(source, submit(tmp_path, student(source_dir, add=add))))
-    assert tests["test_add"]["message"] == "RuntimeError: PermissionError job.json runner.py"
+    assert tests["test_add"]["message"] == "RuntimeError: PermissionError job.json runner.py zygote.py"
 
 
 # --- planning and judging the checks (no kernel) -------------------------------------------------------

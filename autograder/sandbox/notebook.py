@@ -50,6 +50,8 @@ class SandboxRun:
     cgroup: WorkerCgroup | None = None
     workspace: Path | None = None
     """Process mode only: the host scratch folder to remove afterwards."""
+    pid_namespace: bool = False
+    """The runner has a pid namespace of its own (bubblewrap): every process in it is the submission's."""
 
     def close(self) -> None:
         if self.cgroup is not None:
@@ -153,6 +155,7 @@ def plan_run(grader: Path, submission: Path, settings: NotebookGradingSettings) 
             "/tmp",
             site,
             cgroup,
+            pid_namespace=True,
         )
         return run
     workspace = Path(tempfile.mkdtemp(prefix="nbgrade-scratch-"))

@@ -3,7 +3,7 @@ private copy), matched to the source by grade_id or content, and scored in the t
 
 from autograder.sandbox.notebook import bwrap_available
 
-from .execute import NotebookRun, parse_results, run_notebook
+from .execute import NotebookJob, NotebookRun, parse_results, run_notebook, run_notebooks
 from .grade import find_submitted, grade_notebook, grade_notebooks
 from .match import Assembly, UnreadableNotebook, assemble, read_submitted
 from .settings import NotebookGradingSettings
@@ -12,6 +12,7 @@ from .source import SourceNotebook, load_source
 __all__ = [
     "Assembly",
     "NotebookGradingSettings",
+    "NotebookJob",
     "NotebookRun",
     "SourceNotebook",
     "UnreadableNotebook",
@@ -24,4 +25,5 @@ __all__ = [
     "parse_results",
     "read_submitted",
     "run_notebook",
+    "run_notebooks",
 ]

@@ -1,8 +1,12 @@
-"""Execute an assembled notebook in the sandbox and read back its per-cell records, defensively.
+"""Execute a submission's assembled notebooks in one sandbox and read back their per-cell records,
+defensively.
 
-The runner, nbclient and the kernel all run inside bubblewrap on a private tmpfs copy of the
-submission; this trusted side only parses the JSON lines they send back through a pipe. The notebook and
-the planted checks go to the runner through another pipe, so the kernel finds neither in a file.
+The runner, nbclient and the kernels all run inside bubblewrap on private tmpfs copies of the
+submission; this trusted side only parses the JSON lines they send back through a pipe. The notebooks and
+the planted checks go to the runner through another pipe, so no kernel finds them in a file. One sandbox
+serves all of a submission's notebooks, each with a fresh kernel and scratch (runner.py), so torch is
+imported once per submission, not once per notebook; a runner that dies (a kernel can kill it) is started
+again for the notebooks it had not begun.
 """
 
 from __future__ import annotations
@@ -32,10 +36,14 @@ from .settings import NotebookGradingSettings
 log = logging.getLogger(__name__)
 
 RUNNER = Path(__file__).with_name("runner.py")
+ZYGOTE = Path(__file__).with_name("zygote.py")
 MAX_RESULTS_BYTES = 32 * 1024 * 1024
 """More than this in the results file is ignored (a flood from the sandbox)."""
 MAX_FIELD = 20_000
+BACKSTOP_S = 5.0
+"""The runner keeps each notebook to its share of the budget; it is killed this long after the budget."""
 _STATUSES = {"ok", "timeout", "dead"}
+_EVENTS = {"kernel", "no_kernel", "dead_kernel", "stuck", "no_copy", "notebook", "budget", "finished"}
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
 
@@ -134,8 +142,12 @@ def parse_results(
             continue
         event = record.get("event")
         if event not in ("cell", "check"):
-            if event in ("kernel", "no_kernel", "dead_kernel", "stuck", "done", "no_copy"):
-                events.append({"event": event, "message": _clean_text(record.get("message"))})
+            if event in _EVENTS:
+                seconds = record.get("seconds")
+                if not (isinstance(seconds, int | float) and 0 <= seconds < 1e6):
+                    seconds = None
+                message = _clean_text(record.get("message"))
+                events.append({"event": event, "message": message, "seconds": seconds})
             continue
         if record.get("status") not in _STATUSES:
             continue
@@ -177,10 +189,11 @@ def _send(fd: int, data: bytes) -> threading.Thread:
 
 
 def _stage(folder: Path) -> None:
-    """runner.py in `folder`, readable by the sandbox user."""
+    """runner.py and zygote.py in `folder`, readable by the sandbox user."""
     os.chmod(folder, 0o755)
-    shutil.copyfile(RUNNER, folder / "runner.py")
-    os.chmod(folder / "runner.py", 0o644)
+    for script in (RUNNER, ZYGOTE):
+        shutil.copyfile(script, folder / script.name)
+        os.chmod(folder / script.name, 0o644)
 
 
 def _tail(path: Path, size: int = 4000) -> str:
@@ -189,49 +202,79 @@ def _tail(path: Path, size: int = 4000) -> str:
         return handle.read().decode("utf-8", "replace")
 
 
-def run_notebook(
-    nb: NotebookNode,
-    *,
-    submission: Path,
-    cwd: str,
-    settings: NotebookGradingSettings,
-    budget_s: float | None = None,
-    checks: dict[int, list[str]] | None = None,
-    stopped: dict[str, str] | None = None,
-) -> NotebookRun:
-    """Execute `nb` in the sandbox, with `submission` copied to private scratch and the kernel in `cwd`.
+@dataclass
+class NotebookJob:
+    """One notebook to run: the assembled notebook, its folder relative to the submission root, and the
+    planted cells to run before given cells (`len(notebook.cells)`: at the end; see `checks.py`)."""
 
-    `cwd` is the notebook's folder relative to the submission root. `budget_s` (default
-    `settings.budget_s`) bounds the whole run; cells without a record by then are reported missing.
-    `checks` maps a cell index (`len(nb.cells)`: the end) to planted cells run just before it.
-    `stopped` (`module:qualname` -> message): student functions stubbed out in the kernel first.
-    """
-    budget = min(settings.budget_s, budget_s or settings.budget_s)
-    code_cells = {i for i, c in enumerate(nb.cells) if c.cell_type == "code" and c.source.strip()}
-    checks = checks or {}
-    slots = frozenset((at, k) for at, sources in checks.items() for k in range(len(sources)))
-    secret = json.dumps(
-        {
-            "notebook": nbformat.writes(nb),
-            "checks": {str(k): v for k, v in checks.items()},
-            "preamble": hung.preamble(stopped) if stopped else "",
-        }
-    )
-    run = NotebookRun()
+    notebook: NotebookNode
+    cwd: str = ""
+    checks: dict[int, list[str]] = field(default_factory=dict)
+
+    def code_cells(self) -> set[int]:
+        return {i for i, c in enumerate(self.notebook.cells) if c.cell_type == "code" and c.source.strip()}
+
+    def slots(self) -> frozenset[tuple[int, int]]:
+        return frozenset((at, k) for at, sources in self.checks.items() for k in range(len(sources)))
+
+
+def _by_notebook(raw: bytes, count: int) -> tuple[dict[int, bytes], bool]:
+    """The runner's lines grouped by their `nb` tag (other lines dropped), and whether it said `done`."""
+    lines: dict[int, list[bytes]] = {}
+    done = False
+    for line in raw[:MAX_RESULTS_BYTES].splitlines():
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if not isinstance(record, dict):
+            continue
+        nb = record.get("nb")
+        if type(nb) is int and 0 <= nb < count:
+            lines.setdefault(nb, []).append(line)
+        elif nb is None and record.get("event") == "done":
+            done = True
+    return {nb: b"\n".join(chunk) for nb, chunk in lines.items()}, done
+
+
+def _launch(
+    jobs: dict[int, NotebookJob],
+    submission: Path,
+    settings: NotebookGradingSettings,
+    budget: float,
+    preamble: str,
+) -> tuple[bytes, bool, str, str]:
+    """One sandboxed runner over `jobs` (index -> job), `budget` seconds at most. Returns what it wrote
+    to the results pipe, whether it was stopped at the budget, the isolation summary and its log's tail."""
     with tempfile.TemporaryDirectory(prefix="nbgrade-") as tmp:
         grader = Path(tmp) / "grader"
         grader.mkdir()
         _stage(grader)
         plan = plan_run(grader, Path(submission).resolve(), settings)
+        work = f"{plan.scratch}/work"
+        notebooks = [
+            {
+                "nb": nb,
+                "cwd": f"{work}/{job.cwd}".rstrip("/."),
+                "notebook": nbformat.writes(job.notebook),
+                "checks": {str(k): v for k, v in job.checks.items()},
+                "preamble": preamble,
+            }
+            for nb, job in jobs.items()
+        ]
+        secret = json.dumps({"notebooks": notebooks})
         read_fd, write_fd = os.pipe()
         job_read, job_write = os.pipe()
         job = {
             "job_fd": job_read,
             "results_fd": write_fd,
             "submission": plan.submission,
-            "work": f"{plan.scratch}/work",
-            "cwd": f"{plan.scratch}/work/{cwd}".rstrip("/."),
+            "scratch": plan.scratch,
+            "work": work,
             "site": plan.site,
+            "sweep": plan.pid_namespace,
+            "zygote": settings.warm_kernels,
+            "budget_s": budget,
             "cell_cpu_s": settings.cell_timeout_s,
             "cell_wall_s": settings.cell_timeout_s * settings.wall_factor,
             "startup_timeout_s": settings.startup_timeout_s,
@@ -239,9 +282,8 @@ def run_notebook(
         }
         (grader / "job.json").write_text(json.dumps(job))
         os.chmod(grader / "job.json", 0o644)
-        run.isolation = plan.isolation
         sink = bytearray()
-        started = time.monotonic()
+        exhausted = False
         log_path = Path(tmp) / "log.txt"
         try:
             with open(log_path, "wb") as log_file:
@@ -264,10 +306,10 @@ def run_notebook(
                     os.close(job_read)
                 sender = _send(job_write, secret.encode())
                 reader = _drain(read_fd, sink)
-                try:
-                    process.wait(timeout=budget)
+                try:  # the runner keeps each notebook to its share; this is the backstop
+                    process.wait(timeout=budget + BACKSTOP_S)
                 except subprocess.TimeoutExpired:
-                    run.budget_exhausted = True
+                    exhausted = True
                 with contextlib.suppress(ProcessLookupError, PermissionError):
                     os.killpg(process.pid, signal.SIGKILL)  # the kernel too, if the runner left it
                 if plan.cgroup is not None:
@@ -277,9 +319,82 @@ def run_notebook(
                 sender.join(timeout=10)
         finally:
             plan.close()
-        run.seconds = time.monotonic() - started
-        run.cells, run.events, run.checks = parse_results(bytes(sink), code_cells, slots)
-        run.log_tail = _tail(log_path)
-        if process.returncode != 0 and not run.budget_exhausted:
-            log.info("notebook runner exited with %s: %s", process.returncode, run.log_tail[-500:])
-    return run
+        if process.returncode != 0 and not exhausted:
+            log.info("notebook runner exited with %s: %s", process.returncode, _tail(log_path)[-500:])
+        return bytes(sink), exhausted, plan.isolation, _tail(log_path)
+
+
+def run_notebooks(
+    jobs: list[NotebookJob],
+    *,
+    submission: Path,
+    settings: NotebookGradingSettings,
+    budget_s: float | None = None,
+    stopped: dict[str, str] | None = None,
+) -> list[NotebookRun | None]:
+    """Execute `jobs` in order in one sandbox, with `submission` copied afresh to private scratch for each
+    and its kernel in the job's `cwd` (relative to the submission root).
+
+    `budget_s` (default `settings.budget_s`) bounds the whole run; each notebook may use what is left
+    divided by the notebooks still to run. `stopped` (`module:qualname` -> message): student functions
+    stubbed out in every kernel first. One run per job, None for a job never started because the budget
+    was used up before it; a job the runner never reached for another reason gets a run without records.
+    """
+    budget = min(settings.budget_s, budget_s or settings.budget_s)
+    deadline = time.monotonic() + budget
+    preamble = hung.preamble(stopped) if stopped else ""
+    runs: list[NotebookRun | None] = [None] * len(jobs)
+    pending = dict(enumerate(jobs))
+    exhausted, done, isolation, tail = False, False, "", ""
+    while pending and deadline - time.monotonic() > 1:
+        started = time.monotonic()
+        sent = dict(pending)
+        raw, exhausted, isolation, tail = _launch(sent, submission, settings, deadline - started, preamble)
+        seconds = time.monotonic() - started
+        lines, done = _by_notebook(raw, len(jobs))
+        begun = False
+        for nb, job in sent.items():
+            chunk = lines.get(nb)
+            if chunk is None:
+                continue
+            run = NotebookRun(isolation=isolation, log_tail=tail)
+            run.cells, run.events, run.checks = parse_results(chunk, job.code_cells(), job.slots())
+            if not run.event("notebook"):  # skipped: the time left was too short to start it
+                continue
+            begun = True
+            del pending[nb]
+            finished = run.event("finished")
+            run.budget_exhausted = bool(run.event("budget")) or (exhausted and not finished)
+            run.seconds = _seconds(run, seconds)
+            runs[nb] = run
+        if done or exhausted or not begun:
+            break
+    if pending and not (exhausted or done) and deadline - time.monotonic() > 1:  # the runner failed first
+        for nb in pending:
+            runs[nb] = NotebookRun(isolation=isolation, log_tail=tail)
+    return runs
+
+
+def _seconds(run: NotebookRun, whole: float) -> float:
+    """How long the notebook ran, as the runner said (its share when the budget stopped it)."""
+    for name in ("budget", "finished"):
+        event = run.event(name)
+        if event and event["seconds"] is not None:
+            return float(event["seconds"])
+    return whole
+
+
+def run_notebook(
+    nb: NotebookNode,
+    *,
+    submission: Path,
+    cwd: str,
+    settings: NotebookGradingSettings,
+    budget_s: float | None = None,
+    checks: dict[int, list[str]] | None = None,
+    stopped: dict[str, str] | None = None,
+) -> NotebookRun:
+    """Execute the one notebook `nb` in the sandbox (see `run_notebooks`)."""
+    job = NotebookJob(nb, cwd, checks or {})
+    runs = run_notebooks([job], submission=submission, settings=settings, budget_s=budget_s, stopped=stopped)
+    return runs[0] if runs[0] is not None else NotebookRun(budget_exhausted=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +17,8 @@ from nbformat import NotebookNode
 
 from autograder.release.notebooks.build import Role, source_notebooks
 
-from .checks import Verdict, by_position, plan_checks, verdict
-from .execute import NotebookRun, run_notebook
+from .checks import Check, Verdict, by_position, plan_checks, verdict
+from .execute import NotebookJob, NotebookRun, run_notebooks
 from .match import Assembly, UnreadableNotebook, assemble, read_submitted
 from .score import CellScore, score_record, unrun_score
 from .settings import NotebookGradingSettings
@@ -155,6 +155,74 @@ def _scores(
     return by_grade_id
 
 
+@dataclass
+class _Planned:
+    """A notebook ready to run: what it was assembled from and the job for the sandbox."""
+
+    source: SourceNotebook
+    assembly: Assembly
+    checks: list[Check]
+    job: NotebookJob
+    started: float
+
+
+def _plan(
+    source: SourceNotebook, submitted: Path | None, root: Path, settings: NotebookGradingSettings
+) -> _Planned | dict[str, Any]:
+    """The student's notebook `submitted` assembled against `source`, or its result when there is nothing
+    to run (not submitted, unreadable)."""
+    started = time.monotonic()
+    if submitted is None:
+        message = f"notebook {source.name}.ipynb not found in the submission"
+        return _result(source, "missing", _all_tests(source, "missing", message), notes=[message])
+    size_mb = submitted.stat().st_size / 2**20
+    try:
+        if size_mb > settings.max_notebook_mb:
+            raise UnreadableNotebook(
+                f"the file is {size_mb:.1f} MiB (limit {settings.max_notebook_mb:g} MiB)"
+            )
+        assembly = assemble(source, read_submitted(submitted.read_bytes()))
+    except UnreadableNotebook as exc:
+        message = f"{submitted.name}: {exc}"
+        return _result(source, "unreadable", _all_tests(source, "error", message), notes=[message])
+    checks = plan_checks(assembly.cells)
+    cwd = submitted.parent.relative_to(root).as_posix()
+    job = NotebookJob(notebook_with_limits(assembly, settings), cwd, by_position(checks))
+    return _Planned(source, assembly, checks, job, started)
+
+
+def _graded(planned: _Planned, run: NotebookRun | None, settings: NotebookGradingSettings) -> dict[str, Any]:
+    """The result of a planned notebook from what its run recorded (None: never started)."""
+    source, assembly = planned.source, planned.assembly
+    if run is None:
+        message = "not run: the submission used up its time budget"
+        return _result(source, "timeout", _all_tests(source, "timeout", message), notes=[message])
+    found = verdict(planned.checks, run, assembly.cells)
+    scores = _scores(source, assembly, run, found, settings)
+    tests = [
+        _test(source, cell, scores.get(cell.grade_id) or unrun_score(run, 10**9)) for cell in source.tests
+    ]
+    result = _result(
+        source,
+        "crashed" if run.event("no_kernel") else "graded",
+        tests,
+        isolation=run.isolation,
+        seconds=round(run.seconds, 3),
+        cpu_s=round(sum(c.cpu_s for c in run.cells.values()), 3),
+        tampering=assembly.tampering,
+        notes=[*assembly.notes, *found.notes],
+    )
+    for item in result["manual"]:
+        answer = assembly.answers.get(item["grade_id"])
+        item["answer"] = None if answer is None else _cut(answer, MAX_ANSWER_CHARS)
+    names = sorted(
+        {m.group(0) for c in assembly.cells if not c.restored for m in SUSPICIOUS.finditer(c.source)}
+    )
+    if names:
+        result["notes"].append(f"hint for a reviewer: student code mentions {', '.join(names)}")
+    return result
+
+
 def grade_notebook(
     source: SourceNotebook,
     submitted: Path | None,
@@ -171,97 +239,47 @@ def grade_notebook(
     hung in the hidden suites, stubbed out in the kernel before the first cell so they fail at once.
     Never raises for anything the student did.
     """
-    settings = settings or NotebookGradingSettings()
-    started = time.monotonic()
-    if submitted is None:
-        message = f"notebook {source.name}.ipynb not found in the submission"
-        return _result(source, "missing", _all_tests(source, "missing", message), notes=[message])
-    size_mb = submitted.stat().st_size / 2**20
-    try:
-        if size_mb > settings.max_notebook_mb:
-            raise UnreadableNotebook(
-                f"the file is {size_mb:.1f} MiB (limit {settings.max_notebook_mb:g} MiB)"
-            )
-        assembly = assemble(source, read_submitted(submitted.read_bytes()))
-    except UnreadableNotebook as exc:
-        message = f"{submitted.name}: {exc}"
-        return _result(source, "unreadable", _all_tests(source, "error", message), notes=[message])
-    cwd = submitted.parent.relative_to(submission_root).as_posix()
-    checks = plan_checks(assembly.cells)
-    run = run_notebook(
-        notebook_with_limits(assembly, settings),
-        submission=submission_root,
-        cwd=cwd,
+    return grade_notebooks(
+        sources=[source],
+        found=[submitted],
+        submission_root=submission_root,
         settings=settings,
         budget_s=budget_s,
-        checks=by_position(checks),
         stopped=stopped,
-    )
-    found = verdict(checks, run, assembly.cells)
-    scores = _scores(source, assembly, run, found, settings)
-    tests = [
-        _test(source, cell, scores.get(cell.grade_id) or unrun_score(run, 10**9)) for cell in source.tests
-    ]
-    result = _result(
-        source,
-        "crashed" if run.event("no_kernel") else "graded",
-        tests,
-        isolation=run.isolation,
-        seconds=round(time.monotonic() - started, 3),
-        cpu_s=round(sum(c.cpu_s for c in run.cells.values()), 3),
-        tampering=assembly.tampering,
-        notes=[*assembly.notes, *found.notes],
-    )
-    for item in result["manual"]:
-        answer = assembly.answers.get(item["grade_id"])
-        item["answer"] = None if answer is None else _cut(answer, MAX_ANSWER_CHARS)
-    names = sorted(
-        {m.group(0) for c in assembly.cells if not c.restored for m in SUSPICIOUS.finditer(c.source)}
-    )
-    if names:
-        result["notes"].append(f"hint for a reviewer: student code mentions {', '.join(names)}")
-    return result
+    )[0]
 
 
 def grade_notebooks(
     *,
-    source_dir: Path,
+    source_dir: Path | None = None,
     submission_root: Path,
     settings: NotebookGradingSettings | None = None,
     budget_s: float | None = None,
     stopped: dict[str, str] | None = None,
     sources: list[SourceNotebook] | None = None,
+    found: list[Path | None] | None = None,
 ) -> list[dict[str, Any]]:
     """Grade every source notebook of `source_dir` (`NN_name.py` / `.ipynb`) for one submission.
 
-    Notebooks run one after another, each in its own sandbox and kernel, sharing `budget_s`
-    (default `settings.budget_s`) fairly: each may use what is left divided by the notebooks still to
-    run (what one leaves unused goes to the next), so one that hangs or crashes fails its own cells
-    only and never starves the notebooks after it. `stopped`: as for `grade_notebook`. `sources`: the
-    notebooks of `source_dir` already parsed (`read_sources`), as a batch hands them to its children.
+    The notebooks run one after another in one sandbox, each with a fresh kernel and a fresh copy of the
+    submission, sharing `budget_s` (default `settings.budget_s`) fairly: each may use what is left
+    divided by the notebooks still to run (what one leaves unused goes to the next), so one that hangs or
+    crashes fails its own cells only and never starves the notebooks after it. `stopped`: as for
+    `grade_notebook`. `sources`: the notebooks of `source_dir` already parsed (`read_sources`), as a
+    batch hands them to its children; `found`: the student's copy of each (default: `find_submitted`).
     """
     settings = settings or NotebookGradingSettings()
-    deadline = time.monotonic() + (budget_s or settings.budget_s)
     root = Path(submission_root).resolve()
-    results = []
     if sources is None:
+        if source_dir is None:
+            raise ValueError("grade_notebooks needs source_dir or sources")
         sources = [load_source(path) for path in source_notebooks(Path(source_dir))]
-    for index, source in enumerate(sources):
-        left = (deadline - time.monotonic()) / (len(sources) - index)
-        if left <= 1:
-            message = "not run: the submission used up its time budget"
-            results.append(
-                _result(source, "timeout", _all_tests(source, "timeout", message), notes=[message])
-            )
-            continue
-        results.append(
-            grade_notebook(
-                source,
-                find_submitted(root, source.name),
-                submission_root=root,
-                settings=settings,
-                budget_s=left,
-                stopped=stopped,
-            )
-        )
-    return results
+    if found is None:
+        found = [find_submitted(root, source.name) for source in sources]
+    planned = [_plan(source, path, root, settings) for source, path in zip(sources, found, strict=True)]
+    to_run = [p for p in planned if isinstance(p, _Planned)]
+    runs = run_notebooks(
+        [p.job for p in to_run], submission=root, settings=settings, budget_s=budget_s, stopped=stopped
+    )
+    ran = {id(p): run for p, run in zip(to_run, runs, strict=True)}
+    return [_graded(p, ran[id(p)], settings) if isinstance(p, _Planned) else p for p in planned]

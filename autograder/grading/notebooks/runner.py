@@ -1,10 +1,20 @@
-"""Runs INSIDE the sandbox: copy the submission to private scratch, execute one notebook cell by cell.
+"""Runs INSIDE the sandbox: execute a submission's notebooks one after another, cell by cell, each in a
+fresh kernel on a fresh private copy of the submission.
 
 Standalone on purpose (standard library, nbformat, nbclient only): the trusted kit is not importable in
-the sandbox. Usage: `python runner.py JOB.json`. The notebook and the planted checks arrive on the job
+the sandbox. Usage: `python runner.py JOB.json`. The notebooks and the planted checks arrive on the job
 pipe, one JSON line per code cell and per check goes to the results pipe (fds the kernel does not
-inherit) as soon as it ends, so a killed run keeps what it finished. The runner makes itself
-non-dumpable first, so the kernel (same uid) cannot read its memory or fds through /proc.
+inherit) as soon as it ends, each tagged with its notebook (`nb`), so a killed run keeps what it
+finished. The runner makes itself non-dumpable first, so the kernel (same uid) cannot read its memory or
+fds through /proc.
+
+Kernels come warm from zygote.py, started before the job pipe is read (nothing secret in it to inherit):
+each is a new process forked after torch and matplotlib were imported, adopted by this process (a child
+subreaper) so jupyter_client can signal, poll and reap it as if it had started it. Where the zygote
+cannot serve, a kernel starts cold. Between notebooks every process the last kernel left is killed
+(inside bubblewrap's pid namespace: everything but this runner and the zygote) and the scratch folder is
+emptied, so a notebook sees nothing an earlier one left behind. Each notebook may use a fair share of the
+time left (what is left divided by the notebooks still to run): one that hangs fails its own cells only.
 Nothing here is trusted: the grader re-checks every line.
 """
 
@@ -13,7 +23,10 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import select
 import shutil
+import signal
+import subprocess
 import sys
 import time
 
@@ -53,15 +66,172 @@ def _outputs(cell) -> list[dict]:
 
 
 class Log:
-    """Writes one flushed JSON line per event to the results pipe."""
+    """Writes one flushed JSON line per event to the results pipe, tagged with the notebook running."""
 
     def __init__(self, fd: int) -> None:
         os.set_inheritable(fd, False)  # the kernel and anything it starts do not get the channel
         self.handle = os.fdopen(fd, "w", encoding="utf-8")
+        self.nb: int | None = None
+        self.muted = False
+        """Set once a notebook is stopped at its budget: what its dying kernel reports is not recorded."""
 
     def write(self, **record: object) -> None:
-        self.handle.write(json.dumps(record) + "\n")
+        if self.muted:
+            return
+        self.handle.write(json.dumps({**record, "nb": self.nb}) + "\n")
         self.handle.flush()
+
+
+class Adopted:
+    """A kernel the zygote forked and this process adopted: what jupyter_client's LocalProvisioner uses of
+    the subprocess.Popen it would have made."""
+
+    stdin = stdout = stderr = None
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.returncode: int | None = None
+
+    def poll(self) -> int | None:
+        if self.returncode is None:
+            try:
+                pid, status = os.waitpid(self.pid, os.WNOHANG)
+            except ChildProcessError:  # reaped elsewhere (a sweep): gone
+                self.returncode = -signal.SIGKILL
+            else:
+                if pid:
+                    self.returncode = os.waitstatus_to_exitcode(status)
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self.poll() is None:
+            if deadline is not None and time.monotonic() > deadline:
+                raise subprocess.TimeoutExpired(str(self.pid), timeout or 0)
+            time.sleep(0.01)
+        return self.returncode or 0
+
+    def send_signal(self, signum: int) -> None:
+        if self.poll() is None:
+            os.kill(self.pid, signum)
+
+    def kill(self) -> None:
+        self.send_signal(signal.SIGKILL)
+
+    def terminate(self) -> None:
+        self.send_signal(signal.SIGTERM)
+
+
+class Zygote:
+    """zygote.py, running: forks warm kernels on request (see its docstring)."""
+
+    REPLY_S = 10.0
+    """How long a fork may take before the zygote is given up (a kernel may have stopped or killed it)."""
+
+    def __init__(self, script: str, ready_s: float) -> None:
+        requests, self._requests = os.pipe()
+        self._replies, replies = os.pipe()
+        for fd in (self._requests, self._replies):
+            os.set_inheritable(fd, False)
+        self.ready_s = ready_s
+        self.ready = False
+        self.process: subprocess.Popen | None = subprocess.Popen(
+            [sys.executable, "-S", "-P", script, str(requests), str(replies)],
+            stdin=subprocess.DEVNULL,
+            pass_fds=(requests, replies),
+        )
+        os.close(requests)
+        os.close(replies)
+        self._buffer = b""
+
+    def _line(self, timeout: float) -> bytes | None:
+        deadline = time.monotonic() + timeout
+        while b"\n" not in self._buffer:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([self._replies], [], [], left)[0]:
+                return None
+            chunk = os.read(self._replies, 4096)
+            if not chunk:
+                return None
+            self._buffer += chunk
+        line, self._buffer = self._buffer.split(b"\n", 1)
+        return line
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait()
+            self.process = None
+
+    def launch(self, argv: list[str], env: dict[str, str], cwd: str) -> Adopted | None:
+        """A warm kernel started as `argv` would have been, or None (the caller starts one cold)."""
+        if self.process is None or self.process.poll() is not None:
+            return None
+        if not self.ready and self._line(self.ready_s) != b"ready":
+            self.stop()
+            return None
+        self.ready = True
+        request = {"argv": argv, "env": env, "cwd": cwd, "parent": os.getpid()}
+        try:
+            os.write(self._requests, json.dumps(request).encode() + b"\n")
+        except OSError:
+            self.stop()
+            return None
+        reply = self._line(self.REPLY_S)
+        if reply is None or not reply.isdigit() or int(reply) <= 0:
+            self.stop()
+            return None
+        return Adopted(int(reply))
+
+
+def _use_zygote(zygote: Zygote | None) -> None:
+    """jupyter_client starts kernels through the zygote when it can, cold otherwise."""
+    from jupyter_client.provisioning import local_provisioner
+
+    cold = local_provisioner.launch_kernel
+
+    def launch(cmd: list[str], env: dict | None = None, cwd: str | None = None, **kw: object) -> object:
+        if zygote is not None and "ipykernel_launcher" in cmd:
+            warm_env = dict(os.environ if env is None else env, JPY_PARENT_PID=str(os.getpid()))
+            kernel = zygote.launch(list(cmd), warm_env, str(cwd or os.getcwd()))
+            if kernel is not None:
+                return kernel
+        return cold(cmd, env=env, cwd=cwd, **kw)
+
+    local_provisioner.launch_kernel = launch
+
+
+def _sweep(keep: set[int]) -> None:
+    """Kill every process in this pid namespace but `keep`, and reap those that were (or became) ours."""
+    for _ in range(50):
+        others = [int(n) for n in os.listdir("/proc") if n.isdigit() and int(n) not in keep]
+        if not others:
+            return
+        for pid in others:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                continue
+        for pid in others:
+            try:
+                os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:  # not ours (yet): its parent reaps it, or it is ours next pass
+                pass
+        time.sleep(0.02)
+
+
+def _wipe(folder: str) -> None:
+    """Empty `folder` (the scratch): what one notebook wrote is not there for the next."""
+    os.chdir(folder)
+    for name in os.listdir(folder):
+        path = os.path.join(folder, name)
+        if os.path.isdir(path) and not os.path.islink(path):
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            try:
+                os.unlink(path)
+            except OSError:
+                pass
 
 
 async def _probe(client, grace: float) -> bool:
@@ -182,7 +352,9 @@ async def _checks(client, sources: list[str], at: int, replies: dict, job: dict,
     return True
 
 
-async def run(job: dict, secret: dict, log: Log) -> None:
+async def run(job: dict, secret: dict, log: Log, running: dict | None = None) -> None:
+    """Execute one notebook (`secret`: its `notebook`, `checks` and `preamble`); `running["client"]` is
+    its NotebookClient while it runs."""
     import nbformat
     from nbclient import NotebookClient
     from nbclient.exceptions import DeadKernelError
@@ -206,6 +378,8 @@ async def run(job: dict, secret: dict, log: Log) -> None:
         replies[cell_index] = {k: _text(content.get(k, "")) for k in ("status", "ename", "evalue")}
 
     client.on_cell_executed = on_executed
+    if running is not None:
+        running["client"] = client
     started = time.monotonic()
     try:
         async with client.async_setup_kernel():
@@ -250,25 +424,89 @@ def install_kernelspec(folder: str) -> None:
     os.environ["JUPYTER_PATH"] = folder
 
 
-def main(argv: list[str]) -> int:
-    _private()
-    with open(argv[1], encoding="utf-8") as handle:
-        job = json.load(handle)
-    os.set_inheritable(int(job["job_fd"]), False)
-    with os.fdopen(int(job["job_fd"]), "rb") as pipe:
-        secret = json.loads(pipe.read().decode("utf-8"))
-    log = Log(int(job["results_fd"]))
+def _prepare(job: dict, cwd: str, log: Log) -> None:
+    """A fresh private copy of the submission, the kernel's working folder, environment and kernelspec."""
     try:
         shutil.copytree(job["submission"], job["work"], symlinks=True)
     except OSError as exc:
         log.write(event="no_copy", message=str(exc)[:500])
-    os.makedirs(job["cwd"], exist_ok=True)
-    os.chdir(job["cwd"])
+    os.makedirs(cwd, exist_ok=True)
+    os.chdir(cwd)
     # the kernel (started with this environment) imports the student's exercise_code from the copy, after
     # site-packages: a submitted IPython/, ipykernel/ or zmq/ folder cannot replace the kernel's own
     os.environ["PYTHONPATH"] = os.pathsep.join([*job["site"], job["work"]])
     install_kernelspec(os.path.join(os.path.dirname(job["work"]), ".kernelspec"))
-    asyncio.run(run(job, secret, log))
+    runtime = os.environ.get("JUPYTER_RUNTIME_DIR") or os.path.join(job["scratch"], ".jupyter-runtime")
+    os.makedirs(runtime, exist_ok=True)
+
+
+async def run_all(job: dict, notebooks: list[dict], log: Log, keep: set[int]) -> None:
+    """Run `notebooks` in order, each in its share of the time left; between two, clean up."""
+    started = time.monotonic()
+    for position, secret in enumerate(notebooks):
+        log.nb = int(secret["nb"])
+        share = (job["budget_s"] - (time.monotonic() - started)) / (len(notebooks) - position)
+        if share <= 1:
+            log.write(event="skipped")
+            continue
+        if position:
+            if job.get("sweep"):
+                _sweep(keep)
+            _wipe(job["scratch"])
+        log.write(event="notebook")
+        begun = time.monotonic()
+        _prepare(job, secret["cwd"], log)
+        running: dict = {}
+        task = asyncio.ensure_future(run(job, secret, log, running))
+        done, _ = await asyncio.wait({task}, timeout=share)
+        if not done:  # the cell running has no record: it was stopped by the budget, not by its kernel
+            log.write(event="budget", seconds=round(share, 3))
+            log.muted = True
+            pid = _kernel_pid(running["client"]) if "client" in running else None
+            if pid:
+                try:
+                    os.killpg(pid, signal.SIGKILL)
+                except OSError:
+                    pass
+            done, _ = await asyncio.wait({task}, timeout=10)
+            if not done:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+                if job.get("sweep"):
+                    _sweep(keep)
+            log.muted = False
+            continue
+        if task.exception() is not None:
+            log.write(event="no_kernel", message=repr(task.exception())[:500])
+        log.write(event="finished", seconds=round(time.monotonic() - begun, 3))
+
+
+def main(argv: list[str]) -> int:
+    _private()
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER: adopt kernels
+    except (OSError, AttributeError):
+        pass
+    with open(argv[1], encoding="utf-8") as handle:
+        job = json.load(handle)
+    os.set_inheritable(int(job["job_fd"]), False)
+    log = Log(int(job["results_fd"]))
+    zygote = None
+    if job.get("zygote"):  # before the job pipe is read: the zygote has nothing secret to inherit
+        script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "zygote.py")
+        zygote = Zygote(script, job["startup_timeout_s"])
+    with os.fdopen(int(job["job_fd"]), "rb") as pipe:
+        notebooks = json.loads(pipe.read().decode("utf-8"))["notebooks"]
+    _use_zygote(zygote)
+    keep = {1, os.getpid()} | ({zygote.process.pid} if zygote and zygote.process else set())
+    try:
+        asyncio.run(run_all(job, notebooks, log, keep))
+    finally:
+        if zygote is not None:
+            zygote.stop()
+    log.nb = None
     log.write(event="done")
     return 0
 

@@ -41,6 +41,9 @@ class NotebookGradingSettings:
     """Submitted notebooks larger than this are not read."""
     max_message_chars: int = 300
     """Longest error or stderr text quoted in a test's message."""
+    warm_kernels: bool = True
+    """Fork each kernel from a process that imported torch and matplotlib once per submission (zygote.py)
+    instead of starting every kernel cold; each is still a fresh process on a fresh copy."""
     require_sandbox: bool = False
     """Raise SandboxUnavailable when bubblewrap cannot be used, instead of falling back to a process."""
 

@@ -1,0 +1,155 @@
+"""One sandbox per submission's notebooks, kernels forked warm from zygote.py: each notebook still gets a
+fresh process on a fresh copy, sees nothing an earlier notebook left, and a kernel that kills the runner
+or the zygote costs only its own notebook."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+
+import pytest
+from test_nbgrade import SOURCE, needs_bwrap, student, submit
+
+from autograder.grading.notebooks import NotebookGradingSettings, grade_notebooks
+
+SETTINGS = NotebookGradingSettings(cell_timeout_s=20, budget_s=120, interrupt_grace_s=5)
+ADD = "def add(a, b):\n    return a + b\n"
+ZYGOTE = """\
+def _zygote():
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as handle:
+                if b"zygote.py" in handle.read():
+                    return int(pid)
+        except OSError:
+            pass
+"""
+LEAVE_BEHIND = f"""\
+import os
+import subprocess
+import sys
+import time
+
+import numpy
+
+{ZYGOTE}
+numpy.LEFT_BEHIND = 1  # numpy was imported by the zygote: a reused process would still have this
+open("left.txt", "w").write("x")
+open("/tmp/left.txt", "w").write("x")
+sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)"], start_new_session=True)
+for _ in range(1000):  # until it shows as itself in /proc (a loaded machine may take a moment)
+    with open(f"/proc/{{sleeper.pid}}/cmdline", "rb") as handle:
+        if b"time.sleep(300)" in handle.read():
+            break
+    time.sleep(0.01)
+"""
+LEAVE = LEAVE_BEHIND + ADD
+FIND = f"""\
+import os
+
+import numpy
+
+{ZYGOTE}
+found = [p for p in ("left.txt", "/tmp/left.txt") if os.path.exists(p)]
+if hasattr(numpy, "LEFT_BEHIND"):
+    found.append("numpy.LEFT_BEHIND")
+for pid in filter(str.isdigit, os.listdir("/proc")):
+    try:
+        with open(f"/proc/{{pid}}/cmdline", "rb") as handle:
+            if b"time.sleep(300)" in handle.read():
+                found.append("the sleeper")
+    except OSError:
+        pass
+try:
+    open(f"/proc/{{_zygote()}}/mem", "rb").read(1)
+    found.append("zygote memory readable")
+except OSError:
+    pass
+
+
+def add(a, b):
+    if found:
+        raise RuntimeError(", ".join(found))
+    return a + b
+"""
+
+
+@pytest.fixture(scope="module")
+def source_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("source")
+    (folder / "01_synthetic.py").write_text(SOURCE, encoding="utf-8")
+    (folder / "02_second.py").write_text(SOURCE.replace("A synthetic", "Another"), encoding="utf-8")
+    return folder
+
+
+def _pair(source_dir: Path, tmp_path: Path, first_add: str, second_add: str = ADD) -> Path:
+    root = submit(tmp_path, student(source_dir, add=first_add))
+    second = copy.deepcopy(student(source_dir, add=second_add))
+    second.cells[0].source = "# Another synthetic notebook"
+    (root / "02_second.ipynb").write_text(json.dumps(second), encoding="utf-8")
+    return root
+
+
+def _statuses(result: dict) -> list[str]:
+    return [t["status"] for t in result["tests"]]
+
+
+@needs_bwrap
+def test_a_notebook_sees_nothing_the_one_before_left(source_dir: Path, tmp_path: Path) -> None:
+    """Files in the copy and in /tmp, a changed module of the warm process, a process started to outlive
+    its kernel: none reaches the next notebook, and its kernel cannot read the zygote's memory."""
+    root = _pair(source_dir, tmp_path, LEAVE, FIND)
+    first, second = grade_notebooks(source_dir=source_dir, submission_root=root, settings=SETTINGS)
+    assert _statuses(first) == ["passed"] * 3
+    assert _statuses(second) == ["passed"] * 3, second["tests"][0]["message"]
+
+
+@needs_bwrap
+def test_the_check_above_sees_what_one_kernel_leaves_for_itself(source_dir: Path, tmp_path: Path) -> None:
+    """The same check in the same notebook, after the leaving: it fails, so it can fail."""
+    root = submit(tmp_path, student(source_dir, add=LEAVE_BEHIND + FIND))
+    (first,) = grade_notebooks(source_dir=source_dir, submission_root=root, settings=SETTINGS)[:1]
+    message = first["tests"][0]["message"]
+    assert "left.txt, /tmp/left.txt, numpy.LEFT_BEHIND, the sleeper" in message
+
+
+KILL_RUNNER = "import os\nimport signal\n\nos.kill(os.getppid(), signal.SIGKILL)\n" + ADD
+KILL_ZYGOTE = f"import os\nimport signal\n\n{ZYGOTE}\nos.kill(_zygote(), signal.SIGKILL)\n{ADD}"
+
+
+@needs_bwrap
+@pytest.mark.parametrize("first_add", [KILL_RUNNER, KILL_ZYGOTE], ids=["runner", "zygote"])
+def test_a_kernel_that_kills_the_runner_or_the_zygote_costs_only_its_notebook(
+    source_dir: Path, tmp_path: Path, first_add: str
+) -> None:
+    """The runner is started again for the notebooks it had not begun; without the zygote, kernels start
+    cold."""
+    root = _pair(source_dir, tmp_path, first_add)
+    first, second = grade_notebooks(source_dir=source_dir, submission_root=root, settings=SETTINGS)
+    if first_add is KILL_RUNNER:
+        assert _statuses(first) == ["crashed"] * 3
+        assert "runner stopped early" in first["tests"][0]["message"]
+    else:
+        assert _statuses(first) == ["passed"] * 3
+    assert _statuses(second) == ["passed"] * 3
+
+
+@needs_bwrap
+def test_warm_and_cold_kernels_grade_alike(source_dir: Path, tmp_path: Path) -> None:
+    scale = "def scale(x):\n    return 2 * x + 1\n"
+    root = submit(tmp_path, student(source_dir, scale=scale, add="def add(a, b):\n    return a - b\n"))
+    results = [
+        grade_notebooks(
+            source_dir=source_dir,
+            submission_root=root,
+            settings=NotebookGradingSettings(cell_timeout_s=20, budget_s=120, warm_kernels=warm),
+        )
+        for warm in (True, False)
+    ]
+    warm, cold = (
+        [(t["name"], t["status"], t["points"], t["message"]) for r in rs for t in r["tests"]]
+        for rs in results
+    )
+    assert warm == cold
+    assert {status for _, status, _, _ in warm} == {"failed", "missing"}
