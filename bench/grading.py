@@ -6,9 +6,10 @@ solutions from tests/corpus, and one student whose `conv_transpose2d` never retu
 notebooks and models trained for a few seconds, so every stage runs; the scores mean little.
 
 Runs, in the same invocation: `--workers 1`, `--workers 2`, `--cluster local:2` (needs the `cluster`
-extra), the floor: `--workers 2` without the sandbox (`--isolation process`: the same child and
-worker processes, no bubblewrap), and `busy`: `--workers 2` again beside 4 CPU-burning processes,
-whose statuses and scores must equal the idle run's. CPU is sampled over the whole process tree
+extra), `cold`: `--workers 2` with every notebook kernel started cold (no zygote), the floor:
+`--workers 2` without the sandbox (`--isolation process`: the same child and worker processes, no
+bubblewrap), and `busy`: `--workers 2` again beside 4 CPU-burning processes, whose statuses and scores
+must equal the idle run's. CPU is sampled over the whole process tree
 (psutil, 5 Hz: every child, worker, runner and kernel, sandboxed or not), so it does not depend on who
 reaps whom.
 
@@ -16,9 +17,9 @@ Prints per run: wall time, submissions per minute, CPU-seconds per submission; p
 --workers 1 run, where stages do not overlap): CPU-seconds per submission for intake, suites (worker
 start included), examples and notebooks; one worker start with and without the sandbox; the sandbox
 overhead (sandboxed / floor, CPU and wall); and the endless-loop student's wall time against the
-reference's plus two call timeouts.
+reference's plus two call timeouts; warm kernels against cold ones (CPU and wall).
 
-    .venv/bin/python bench/grading.py [--n 12] [--runs w1 w2 cluster floor busy]
+    .venv/bin/python bench/grading.py [--n 12] [--runs w1 w2 cluster floor busy cold]
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ sys.path.insert(0, str(REPO))
 
 from autograder.demo.submissions import _patch, build_demo_submissions, escaped_markers  # noqa: E402
 from autograder.grading import GradeSettings, SubmissionResult, grade_batch  # noqa: E402
+from autograder.grading.notebooks import NotebookGradingSettings  # noqa: E402
 from autograder.grading.secret import draw_key, write_key  # noqa: E402
 from autograder.release import release  # noqa: E402
 from autograder.verify.corpus import apply_entry, load_corpus  # noqa: E402
@@ -53,8 +55,10 @@ RUNS = {
     "cluster": {"cluster": "local:2"},
     "floor": {"workers": 2, "isolation": "process"},
     "busy": {"workers": 2, "burners": 4},
+    "cold": {"workers": 2, "warm_kernels": False},
 }
-"""Run name -> how it grades (`floor`: no sandbox; `busy`: beside 4 CPU-burning processes)."""
+"""Run name -> how it grades (`floor`: no sandbox; `busy`: beside 4 CPU-burning processes; `cold`: every
+notebook kernel started cold instead of forked from the warm zygote)."""
 BURN = "while True:\n    pass\n"
 
 
@@ -131,6 +135,7 @@ def run(name: str, subs: list[Path], out: Path, settings: GradeSettings, key: Pa
     how = dict(RUNS[name])
     isolation = how.pop("isolation", settings.isolation)
     burners = [subprocess.Popen([sys.executable, "-c", BURN]) for _ in range(how.pop("burners", 0))]
+    how["notebook_settings"] = NotebookGradingSettings(warm_kernels=how.pop("warm_kernels", True))
     shutil.rmtree(out, ignore_errors=True)
     started = time.monotonic()
     try:
@@ -230,12 +235,24 @@ def main(argv: list[str] | None = None) -> int:
         )
         correct = [r for r in rows["w1"]["results"] if r.student.endswith("_reference")]
         if correct:
-            print(f"reference students: {statistics.mean(r.seconds for r in correct):.0f} s wall each")
+            mine = stage_cpu(correct, rows["w1"]["tree"])
+            print(
+                f"reference students: {statistics.mean(r.seconds for r in correct):.0f} s wall, "
+                f"{sum(mine.values()):.1f} CPU-s each ("
+                + ", ".join(f"{k} {v:.1f}" for k, v in mine.items())
+                + ")"
+            )
     if "w2" in rows and "floor" in rows:
         w2, floor = rows["w2"], rows["floor"]
         print(
             f"sandbox overhead (sandboxed / floor, --workers 2): CPU {w2['cpu'] / floor['cpu']:.2f}x, "
             f"wall {w2['wall'] / floor['wall']:.2f}x"
+        )
+    if "w2" in rows and "cold" in rows:
+        w2, cold = rows["w2"], rows["cold"]
+        print(
+            f"warm kernels (zygote) against cold ones, --workers 2: CPU {w2['cpu'] / cold['cpu']:.2f}x, "
+            f"wall {w2['wall'] / cold['wall']:.2f}x"
         )
     if "w2" in rows and "busy" in rows:
         idle = {r.student: (str(r.status), r.score) for r in rows["w2"]["results"]}
