@@ -31,8 +31,13 @@ WARM = (
     "matplotlib_inline.backend_inline",
     "tqdm.auto",
     "ipywidgets",
+    "torch.utils._sympy.functions",
+    "torch.distributed.tensor",
+    "torch._dynamo",
 )
-"""What the notebooks' setup cells import, besides the student's package."""
+"""What the notebooks' setup cells import, besides the student's package, then what torch imports the
+first time a notebook calls `F.max_unpool2d` (sympy), `torch.testing.assert_close` and an optimizer's
+`step` (dynamo): 0.2 to 0.7 CPU-s each, in every kernel that calls them, paid once here instead."""
 ADOPTION_S = 5.0
 """How long a new kernel waits to be adopted by the runner before it starts anyway."""
 
