@@ -19,7 +19,7 @@ start included), examples and notebooks; one worker start with and without the s
 overhead (sandboxed / floor, CPU and wall); and the endless-loop student's wall time against the
 reference's plus two call timeouts; warm kernels against cold ones (CPU and wall).
 
-    .venv/bin/python bench/grading.py [--n 12] [--runs w1 w2 cluster floor busy cold]
+    .venv/bin/python bench/grading.py [--n 12] [--runs w1 w2 cluster floor busy cold] [--kinds reference]
 """
 
 from __future__ import annotations
@@ -104,8 +104,9 @@ class TreeCpu:
         return self.series[-1][1] - self.series[0][1] if self.series else 0.0
 
 
-def build(root: Path, n: int) -> list[Path]:
-    """`n` submissions under `root`: the demo's five students, corpus bugs and an endless loop, cycled."""
+def build(root: Path, n: int, only: list[str] | None = None) -> list[Path]:
+    """`n` submissions under `root`: the demo's five students, corpus bugs and an endless loop, cycled
+    (`only`: just the kinds of these names, e.g. `reference` for a batch of correct submissions)."""
     if root.exists():
         shutil.rmtree(root)
     rel = release(source=REPO, out=root / "release", notebooks=False).out
@@ -121,6 +122,10 @@ def build(root: Path, n: int) -> list[Path]:
         apply_entry(path, entry)
         bugs.append(path)
     kinds = [*(s.path for s in demo), endless, *bugs]
+    if only:
+        kinds = [k for k in kinds if k.name in only]
+        if not kinds:
+            raise SystemExit(f"--kinds {' '.join(only)}: no such submissions")
     subs = []
     for i in range(n):
         path = root / "batch" / f"{i:03d}_{kinds[i % len(kinds)].name}"
@@ -195,9 +200,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--n", type=int, default=12)
     parser.add_argument("--runs", nargs="+", choices=list(RUNS), default=list(RUNS))
     parser.add_argument("--out", type=Path, default=REPO / "build" / "bench" / "grading")
+    parser.add_argument("--kinds", nargs="+", help="only these submissions (e.g. reference, endless)")
     args = parser.parse_args(argv)
     start = time.monotonic()
-    subs = build(args.out / "input", args.n)
+    subs = build(args.out / "input", args.n, args.kinds)
     load = os.getloadavg()[0]
     print(
         f"built {len(subs)} submissions in {time.monotonic() - start:.0f} s; {os.cpu_count()} cores, "
