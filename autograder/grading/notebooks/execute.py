@@ -22,6 +22,7 @@ import subprocess
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -120,6 +121,17 @@ def _record(record: dict) -> CellRecord:
     )
 
 
+def _records(raw: bytes) -> Iterator[tuple[bytes, dict]]:
+    """Each JSON object line of the runner's output (at most MAX_RESULTS_BYTES), with its line."""
+    for line in raw[:MAX_RESULTS_BYTES].splitlines():
+        try:
+            record = json.loads(line)
+        except ValueError:  # not JSON, or not UTF-8
+            continue
+        if isinstance(record, dict):
+            yield line, record
+
+
 def parse_results(
     raw: bytes, code_cells: set[int], check_slots: frozenset[tuple[int, int]] = frozenset()
 ) -> tuple[dict[int, CellRecord], list[dict], dict[tuple[int, int], CellRecord]]:
@@ -133,13 +145,7 @@ def parse_results(
     checks: dict[tuple[int, int], CellRecord] = {}
     events: list[dict] = []
     last = (-1, 0, 0)
-    for line in raw[:MAX_RESULTS_BYTES].decode("utf-8", "replace").splitlines():
-        try:
-            record = json.loads(line)
-        except ValueError:
-            continue
-        if not isinstance(record, dict):
-            continue
+    for _, record in _records(raw):
         event = record.get("event")
         if event not in ("cell", "check"):
             if event in _EVENTS:
@@ -222,13 +228,7 @@ def _by_notebook(raw: bytes, count: int) -> tuple[dict[int, bytes], bool]:
     """The runner's lines grouped by their `nb` tag (other lines dropped), and whether it said `done`."""
     lines: dict[int, list[bytes]] = {}
     done = False
-    for line in raw[:MAX_RESULTS_BYTES].splitlines():
-        try:
-            record = json.loads(line)
-        except ValueError:
-            continue
-        if not isinstance(record, dict):
-            continue
+    for line, record in _records(raw):
         nb = record.get("nb")
         if type(nb) is int and 0 <= nb < count:
             lines.setdefault(nb, []).append(line)
