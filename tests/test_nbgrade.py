@@ -85,12 +85,16 @@ FAST = NotebookGradingSettings(cell_timeout_s=4, budget_s=60, interrupt_grace_s=
 needs_bwrap = pytest.mark.skipif(not bwrap_available(), reason="bubblewrap is not installed")
 
 
-@pytest.fixture(scope="module")
-def source_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("source")
+def write_sources(folder: Path) -> Path:
+    """Two synthetic source notebooks in `folder`."""
     (folder / "01_synthetic.py").write_text(SOURCE, encoding="utf-8")
     (folder / "02_second.py").write_text(SOURCE.replace("A synthetic", "Another"), encoding="utf-8")
     return folder
+
+
+@pytest.fixture(scope="module")
+def source_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_sources(tmp_path_factory.mktemp("source"))
 
 
 @pytest.fixture(scope="module")

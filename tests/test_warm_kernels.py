@@ -9,7 +9,7 @@ import json
 from pathlib import Path
 
 import pytest
-from test_nbgrade import SOURCE, needs_bwrap, student, submit
+from test_nbgrade import needs_bwrap, student, submit, write_sources
 
 from autograder.grading.notebooks import NotebookGradingSettings, grade_notebooks
 
@@ -77,10 +77,7 @@ def add(a, b):
 
 @pytest.fixture(scope="module")
 def source_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("source")
-    (folder / "01_synthetic.py").write_text(SOURCE, encoding="utf-8")
-    (folder / "02_second.py").write_text(SOURCE.replace("A synthetic", "Another"), encoding="utf-8")
-    return folder
+    return write_sources(tmp_path_factory.mktemp("source"))
 
 
 def _pair(source_dir: Path, tmp_path: Path, first_add: str, second_add: str = ADD) -> Path:

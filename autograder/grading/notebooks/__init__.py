@@ -3,7 +3,7 @@ private copy), matched to the source by grade_id or content, and scored in the t
 
 from autograder.sandbox.notebook import bwrap_available
 
-from .execute import NotebookJob, NotebookRun, parse_results, run_notebook, run_notebooks
+from .execute import NotebookJob, NotebookRun, parse_results, run_notebooks
 from .grade import find_submitted, grade_notebook, grade_notebooks
 from .match import Assembly, UnreadableNotebook, assemble, read_submitted
 from .settings import NotebookGradingSettings
@@ -24,6 +24,5 @@ __all__ = [
     "load_source",
     "parse_results",
     "read_submitted",
-    "run_notebook",
     "run_notebooks",
 ]

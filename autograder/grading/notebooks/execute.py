@@ -22,7 +22,7 @@ import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -121,15 +121,15 @@ def _record(record: dict) -> CellRecord:
     )
 
 
-def _records(raw: bytes) -> Iterator[tuple[bytes, dict]]:
-    """Each JSON object line of the runner's output (at most MAX_RESULTS_BYTES), with its line."""
+def _records(raw: bytes) -> Iterator[dict]:
+    """Each JSON object line of the runner's output (at most MAX_RESULTS_BYTES)."""
     for line in raw[:MAX_RESULTS_BYTES].splitlines():
         try:
             record = json.loads(line)
         except ValueError:  # not JSON, or not UTF-8
             continue
         if isinstance(record, dict):
-            yield line, record
+            yield record
 
 
 def parse_results(
@@ -141,11 +141,18 @@ def parse_results(
     Only indices of code cells and planted `(position, k)` slots count, each once (the first record), in
     the order they run: the checks at `position` before the cell `position`.
     """
+    return _parse(_records(raw), code_cells, check_slots)
+
+
+def _parse(
+    records: Iterable[dict], code_cells: set[int], check_slots: frozenset[tuple[int, int]]
+) -> tuple[dict[int, CellRecord], list[dict], dict[tuple[int, int], CellRecord]]:
+    """`parse_results` on records already read."""
     cells: dict[int, CellRecord] = {}
     checks: dict[tuple[int, int], CellRecord] = {}
     events: list[dict] = []
     last = (-1, 0, 0)
-    for _, record in _records(raw):
+    for record in records:
         event = record.get("event")
         if event not in ("cell", "check"):
             if event in _EVENTS:
@@ -224,17 +231,17 @@ class NotebookJob:
         return frozenset((at, k) for at, sources in self.checks.items() for k in range(len(sources)))
 
 
-def _by_notebook(raw: bytes, count: int) -> tuple[dict[int, bytes], bool]:
-    """The runner's lines grouped by their `nb` tag (other lines dropped), and whether it said `done`."""
-    lines: dict[int, list[bytes]] = {}
+def _by_notebook(raw: bytes, count: int) -> tuple[dict[int, list[dict]], bool]:
+    """The runner's records grouped by their `nb` tag (other records dropped), and whether it said `done`."""
+    grouped: dict[int, list[dict]] = {}
     done = False
-    for line, record in _records(raw):
+    for record in _records(raw):
         nb = record.get("nb")
         if type(nb) is int and 0 <= nb < count:
-            lines.setdefault(nb, []).append(line)
+            grouped.setdefault(nb, []).append(record)
         elif nb is None and record.get("event") == "done":
             done = True
-    return {nb: b"\n".join(chunk) for nb, chunk in lines.items()}, done
+    return grouped, done
 
 
 def _launch(
@@ -351,14 +358,13 @@ def run_notebooks(
         sent = dict(pending)
         raw, exhausted, isolation, tail = _launch(sent, submission, settings, deadline - started, preamble)
         seconds = time.monotonic() - started
-        lines, done = _by_notebook(raw, len(jobs))
+        grouped, done = _by_notebook(raw, len(jobs))
         begun = False
         for nb, job in sent.items():
-            chunk = lines.get(nb)
-            if chunk is None:
+            if nb not in grouped:
                 continue
             run = NotebookRun(isolation=isolation, log_tail=tail)
-            run.cells, run.events, run.checks = parse_results(chunk, job.code_cells(), job.slots())
+            run.cells, run.events, run.checks = _parse(grouped[nb], job.code_cells(), job.slots())
             if not run.event("notebook"):  # skipped: the time left was too short to start it
                 continue
             begun = True
@@ -382,19 +388,3 @@ def _seconds(run: NotebookRun, whole: float) -> float:
         if event and event["seconds"] is not None:
             return float(event["seconds"])
     return whole
-
-
-def run_notebook(
-    nb: NotebookNode,
-    *,
-    submission: Path,
-    cwd: str,
-    settings: NotebookGradingSettings,
-    budget_s: float | None = None,
-    checks: dict[int, list[str]] | None = None,
-    stopped: dict[str, str] | None = None,
-) -> NotebookRun:
-    """Execute the one notebook `nb` in the sandbox (see `run_notebooks`)."""
-    job = NotebookJob(nb, cwd, checks or {})
-    runs = run_notebooks([job], submission=submission, settings=settings, budget_s=budget_s, stopped=stopped)
-    return runs[0] if runs[0] is not None else NotebookRun(budget_exhausted=True)

@@ -8,7 +8,6 @@ A kernel that answers a planted check wrongly (`checks.py`) flags the notebook f
 from __future__ import annotations
 
 import re
-import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -163,7 +162,6 @@ class _Planned:
     assembly: Assembly
     checks: list[Check]
     job: NotebookJob
-    started: float
 
 
 def _plan(
@@ -171,7 +169,6 @@ def _plan(
 ) -> _Planned | dict[str, Any]:
     """The student's notebook `submitted` assembled against `source`, or its result when there is nothing
     to run (not submitted, unreadable)."""
-    started = time.monotonic()
     if submitted is None:
         message = f"notebook {source.name}.ipynb not found in the submission"
         return _result(source, "missing", _all_tests(source, "missing", message), notes=[message])
@@ -188,7 +185,7 @@ def _plan(
     checks = plan_checks(assembly.cells)
     cwd = submitted.parent.relative_to(root).as_posix()
     job = NotebookJob(notebook_with_limits(assembly, settings), cwd, by_position(checks))
-    return _Planned(source, assembly, checks, job, started)
+    return _Planned(source, assembly, checks, job)
 
 
 def _graded(planned: _Planned, run: NotebookRun | None, settings: NotebookGradingSettings) -> dict[str, Any]:

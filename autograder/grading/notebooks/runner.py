@@ -248,14 +248,20 @@ async def _probe(client, grace: float) -> bool:
     return False
 
 
-def _private() -> None:
-    """PR_SET_DUMPABLE 0: /proc/<this pid>/{mem,maps,environ,fd} become unreadable to the kernel."""
+def _prctl(option: int, value: int) -> None:
     try:
         import ctypes
 
-        ctypes.CDLL(None, use_errno=True).prctl(4, 0, 0, 0, 0)
-    except (OSError, AttributeError):  # not Linux: nothing to hide the checks from /proc there
+        ctypes.CDLL(None, use_errno=True).prctl(option, value, 0, 0, 0)
+    except (OSError, AttributeError):  # not Linux: no /proc to hide the checks from, no kernels to adopt
         pass
+
+
+def _private() -> None:
+    """PR_SET_DUMPABLE 0: /proc/<this pid>/{mem,maps,environ,fd} become unreadable to the kernel;
+    PR_SET_CHILD_SUBREAPER 1: the kernels the zygote forks become this process's children."""
+    _prctl(4, 0)
+    _prctl(36, 1)
 
 
 def _cpu_seconds(pid: int | None) -> float | None:
@@ -469,11 +475,9 @@ async def run_all(job: dict, notebooks: list[dict], log: Log, keep: set[int]) ->
                 except OSError:
                     pass
             done, _ = await asyncio.wait({task}, timeout=10)
-            if not done:
+            if not done:  # what it left is swept before the next notebook
                 task.cancel()
                 await asyncio.gather(task, return_exceptions=True)
-                if job.get("sweep"):
-                    _sweep(keep)
             log.muted = False
             continue
         if task.exception() is not None:
@@ -483,12 +487,6 @@ async def run_all(job: dict, notebooks: list[dict], log: Log, keep: set[int]) ->
 
 def main(argv: list[str]) -> int:
     _private()
-    try:
-        import ctypes
-
-        ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER: adopt kernels
-    except (OSError, AttributeError):
-        pass
     with open(argv[1], encoding="utf-8") as handle:
         job = json.load(handle)
     os.set_inheritable(int(job["job_fd"]), False)
