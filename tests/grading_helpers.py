@@ -113,6 +113,23 @@ def uid_processes(uid: int = 65534) -> list[int]:
     return pids
 
 
+def descendants(pid: int) -> set[int]:
+    """Pids of every live process below `pid` (children, theirs, ...), from /proc."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+    found, frontier = set(), {pid}
+    while frontier:
+        frontier = {child for child, parent in parents.items() if parent in frontier} - found
+        found |= frontier
+    return found
+
+
 def processes_mentioning(text: str) -> list[int]:
     """Pids whose command line contains `text` (e.g. a test's output folder)."""
     pids = []

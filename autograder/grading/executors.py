@@ -2,8 +2,11 @@
 
 An executor takes the jobs still to grade and yields one `Outcome` per job as it ends; the batch
 (`autograder.grading.batch`) turns each outcome into a result and stores it, so resuming works the same
-whichever executor ran the job. Either way every submission is graded by `python -m
-autograder.grading.child` in a fresh process, which runs the student's code only inside the sandbox.
+whichever executor ran the job. Either way every submission is graded by `autograder.grading.child` in
+a fresh process, which runs the student's code only inside the sandbox: locally that process is forked
+from a fork server that imported torch, pytest and the kit once per batch (`GradeSettings.warm_start`);
+on a Dask worker (a daemonic process, which multiprocessing does not let fork servers serve) it is
+started cold with `python -m autograder.grading.child`.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import multiprocessing
 import os
 import re
 import signal
@@ -19,6 +23,7 @@ import sys
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -90,9 +95,58 @@ class Executor(Protocol):
 
 # --- the child process, shared by both executors ---------------------------------------------------
 
+WARM_PRELOAD = ("autograder.grading.child",)
+"""What the fork server imports once (torch, pytest, the kit and the grading code, about 2.7 CPU-s) so
+that each child forked from it does not."""
 
-def spawn_child(payload: dict[str, Any], log_path: Path) -> subprocess.Popen[bytes]:
-    """Start `python -m autograder.grading.child PAYLOAD` in its own session, output into `log_path`."""
+
+class WarmChild:
+    """A child forked from the batch's fork server (`multiprocessing`'s forkserver, preloaded with
+    `WARM_PRELOAD`), with the `subprocess.Popen` names the executors use: pid, poll, wait, returncode."""
+
+    def __init__(self, process: BaseProcess) -> None:
+        self._process = process
+        self.pid: int = process.pid or 0
+
+    @property
+    def returncode(self) -> int | None:
+        return self._process.exitcode
+
+    def poll(self) -> int | None:
+        return self._process.exitcode
+
+    def wait(self, timeout: float | None = None) -> int:
+        self._process.join(timeout)
+        if self._process.exitcode is None:
+            raise subprocess.TimeoutExpired(f"grading child {self.pid}", timeout or 0.0)
+        return self._process.exitcode
+
+
+Child = subprocess.Popen[bytes] | WarmChild
+
+
+def can_fork_warm() -> bool:
+    """Whether this process may start children from a fork server (multiprocessing refuses it in a
+    daemonic process, such as a Dask worker under its nanny)."""
+    return not multiprocessing.current_process().daemon
+
+
+def spawn_child(payload: dict[str, Any], log_path: Path, *, warm: bool = False) -> Child:
+    """Start the grading child of `payload` in its own session, output into `log_path`: forked from the
+    fork server when `warm` (the caller checks `can_fork_warm`), else `python -m autograder.grading.child`.
+
+    Either way the child grades in a fresh process that dies with the batch; the warm one also gets
+    this process's environment and working directory as they are now."""
+    if warm:
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(list(WARM_PRELOAD))  # used when the server starts (once)
+        from .child import forked
+
+        process = context.Process(
+            target=forked, args=(payload, str(log_path), dict(os.environ), os.getcwd()), daemon=False
+        )
+        process.start()
+        return WarmChild(process)
     with open(log_path, "wb") as log_file:
         return subprocess.Popen(
             [sys.executable, "-m", "autograder.grading.child", json.dumps(payload)],
@@ -103,10 +157,11 @@ def spawn_child(payload: dict[str, Any], log_path: Path) -> subprocess.Popen[byt
         )
 
 
-def kill_child(proc: subprocess.Popen[bytes]) -> None:
+def kill_child(proc: Child) -> None:
     """Kill a child's process group (its sandboxes die with it) and remove its cgroups."""
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(proc.pid, signal.SIGKILL)
+    for kill, target in ((os.killpg, proc.pid), (os.kill, proc.pid)):  # a warm child may not lead it yet
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            kill(target, signal.SIGKILL)
     with contextlib.suppress(subprocess.TimeoutExpired):
         proc.wait(timeout=10)
     with contextlib.suppress(OSError):
@@ -141,7 +196,7 @@ def load_result(path: Path) -> SubmissionResult | None:
 
 
 class _Running:
-    def __init__(self, job: Job, proc: subprocess.Popen[bytes], deadline: float) -> None:
+    def __init__(self, job: Job, proc: Child, deadline: float) -> None:
         self.job, self.proc, self.deadline = job, proc, deadline
         self.started = time.monotonic()
 
@@ -190,7 +245,8 @@ class LocalExecutor:
             "stopped": job.stopped,
         }
         plan.child_result(job.student).unlink(missing_ok=True)
-        proc = spawn_child(payload, plan.logs_dir / f"{job.student}.log")
+        warm = plan.settings.warm_start and can_fork_warm()
+        proc = spawn_child(payload, plan.logs_dir / f"{job.student}.log", warm=warm)
         log.info("grading %s (pid %d)", job.student, proc.pid)
         return _Running(job, proc, time.monotonic() + plan.deadline_s)
 

@@ -32,6 +32,9 @@ class GradeSettings:
     """Cap of the student stdout/stderr excerpt kept in each result."""
     message_chars: int = 1000
     """Cap of one test message."""
+    warm_start: bool = True
+    """Fork each submission's trusted grading process from a server that imported torch, pytest and the
+    kit once (local executor); False starts every one cold (`python -m autograder.grading.child`)."""
     keep_work: bool = False
     """Keep the extracted copy after grading (the manifest is always kept)."""
 
