@@ -6,7 +6,8 @@ solutions from tests/corpus, and one student whose `conv_transpose2d` never retu
 notebooks and models trained for a few seconds, so every stage runs; the scores mean little.
 
 Runs, in the same invocation: `--workers 1`, `--workers 2`, `--cluster local:2` (needs the `cluster`
-extra), `cold`: `--workers 2` with every notebook kernel started cold (no zygote), the floor:
+extra), `cold`: `--workers 2` with every grading process and notebook kernel started cold (no fork
+server, no zygote), the floor:
 `--workers 2` without the sandbox (`--isolation process`: the same child and worker processes, no
 bubblewrap), and `busy`: `--workers 2` again beside 4 CPU-burning processes, whose statuses and scores
 must equal the idle run's. CPU is sampled over the whole process tree
@@ -17,7 +18,7 @@ Prints per run: wall time, submissions per minute, CPU-seconds per submission; p
 --workers 1 run, where stages do not overlap): CPU-seconds per submission for intake, suites (worker
 start included), examples and notebooks; one worker start with and without the sandbox; the sandbox
 overhead (sandboxed / floor, CPU and wall); and the endless-loop student's wall time against the
-reference's plus two call timeouts; warm kernels against cold ones (CPU and wall).
+reference's plus two call timeouts; warm starts against cold ones (CPU and wall).
 
     .venv/bin/python bench/grading.py [--n 12] [--runs w1 w2 cluster floor busy cold] [--kinds reference]
 """
@@ -55,10 +56,10 @@ RUNS = {
     "cluster": {"cluster": "local:2"},
     "floor": {"workers": 2, "isolation": "process"},
     "busy": {"workers": 2, "burners": 4},
-    "cold": {"workers": 2, "warm_kernels": False},
+    "cold": {"workers": 2, "warm_kernels": False, "warm_start": False},
 }
 """Run name -> how it grades (`floor`: no sandbox; `busy`: beside 4 CPU-burning processes; `cold`: every
-notebook kernel started cold instead of forked from the warm zygote)."""
+grading process and notebook kernel started cold instead of forked from the fork server and the zygote)."""
 BURN = "while True:\n    pass\n"
 
 
@@ -138,14 +139,14 @@ def run(name: str, subs: list[Path], out: Path, settings: GradeSettings, key: Pa
     """Grade `subs` as run `name` says, on the hidden data of `key` (the same for every run, so scores
     compare); returns wall, tree CPU and the results."""
     how = dict(RUNS[name])
-    isolation = how.pop("isolation", settings.isolation)
+    isolation, warm_start = how.pop("isolation", settings.isolation), how.pop("warm_start", True)
     burners = [subprocess.Popen([sys.executable, "-c", BURN]) for _ in range(how.pop("burners", 0))]
     how["notebook_settings"] = NotebookGradingSettings(warm_kernels=how.pop("warm_kernels", True))
     shutil.rmtree(out, ignore_errors=True)
     started = time.monotonic()
     try:
         with TreeCpu(skip={p.pid for p in burners}) as cpu:
-            graded = dataclasses.replace(settings, isolation=isolation)
+            graded = dataclasses.replace(settings, isolation=isolation, warm_start=warm_start)
             summary = grade_batch(subs, out=out, seed=0, settings=graded, secret_file=key, **how)
     finally:
         for burner in burners:
@@ -257,8 +258,8 @@ def main(argv: list[str] | None = None) -> int:
     if "w2" in rows and "cold" in rows:
         w2, cold = rows["w2"], rows["cold"]
         print(
-            f"warm kernels (zygote) against cold ones, --workers 2: CPU {w2['cpu'] / cold['cpu']:.2f}x, "
-            f"wall {w2['wall'] / cold['wall']:.2f}x"
+            "warm starts (fork server, zygote) against cold ones, --workers 2: "
+            f"CPU {w2['cpu'] / cold['cpu']:.2f}x, wall {w2['wall'] / cold['wall']:.2f}x"
         )
     if "w2" in rows and "busy" in rows:
         idle = {r.student: (str(r.status), r.score) for r in rows["w2"]["results"]}
