@@ -69,6 +69,8 @@ class TreeCpu:
 
     def __init__(self, period: float = 0.2, skip: set[int] = frozenset()) -> None:
         self.period, self.seen, self.series, self.skip = period, {}, [], skip
+        self.role: dict[tuple[int, float], str] = {}
+        """`server` (the fork server), `child` (a submission's trusted grading process, forked or cold)."""
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True)
 
@@ -80,12 +82,27 @@ class TreeCpu:
                     continue
                 try:
                     times = proc.cpu_times()
-                    self.seen[(proc.pid, proc.create_time())] = times.user + times.system
+                    key = (proc.pid, proc.create_time())
+                    self.seen[key] = times.user + times.system
+                    if not self.role.get(key):  # look again: until it execs, a process has its
+                        # parent's command line
+                        self.role[key] = self._role(proc)
                 except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
                     continue
             own = me.cpu_times()
             self.series.append((time.time(), sum(self.seen.values()) + own.user + own.system))
             self._stop.wait(self.period)
+
+    def _role(self, proc: psutil.Process) -> str:
+        command = " ".join(proc.cmdline())
+        if "multiprocessing.forkserver" in command:  # the server, or a child forked from it
+            servers = {pid for (pid, _), role in self.role.items() if role == "server"}
+            return "child" if proc.ppid() in servers else "server"
+        return "child" if "autograder.grading.child" in command else ""
+
+    def by_role(self, role: str) -> list[float]:
+        """CPU seconds of each process of `role` seen (`child`: one per submission graded)."""
+        return [cpu for key, cpu in self.seen.items() if self.role.get(key) == role]
 
     def at(self, t: float) -> float:
         """Cumulative tree CPU at wall time `t` (the last sample before it)."""
@@ -257,6 +274,14 @@ def main(argv: list[str] | None = None) -> int:
         )
     if "w2" in rows and "cold" in rows:
         w2, cold = rows["w2"], rows["cold"]
+        warm_child, cold_child = w2["tree"].by_role("child"), cold["tree"].by_role("child")
+        server = [cpu for row in rows.values() for cpu in row["tree"].by_role("server")]
+        print(
+            "trusted grading process per submission, --workers 2: "
+            f"forked {statistics.mean(warm_child):.1f} CPU-s, cold {statistics.mean(cold_child):.1f} CPU-s "
+            f"({statistics.mean(warm_child) / statistics.mean(cold_child):.2f}x); the fork server "
+            f"{max(server, default=0.0):.1f} CPU-s once per batch"
+        )
         print(
             "warm starts (fork server, zygote) against cold ones, --workers 2: "
             f"CPU {w2['cpu'] / cold['cpu']:.2f}x, wall {w2['wall'] / cold['wall']:.2f}x"

@@ -8,6 +8,7 @@ fork server instead (`forked`, the same work without the 2.7 CPU-s of imports).
 from __future__ import annotations
 
 import ctypes
+import gc
 import json
 import logging
 import multiprocessing
@@ -76,6 +77,7 @@ def run_job(job: dict[str, Any]) -> SubmissionResult:
 def forked(job: dict[str, Any], log_path: str, environ: dict[str, str], cwd: str) -> None:
     """The entry of a child forked from the batch's fork server (`executors.spawn_child(warm=True)`):
     its own session, output into `log_path`, the batch's environment and working directory of now."""
+    gc.freeze()  # collections skip the server's preloaded objects (and leave their pages shared)
     os.setsid()
     log_fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     os.dup2(log_fd, 1)

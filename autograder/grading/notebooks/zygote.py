@@ -13,6 +13,7 @@ never imported here: each kernel imports it from its own copy of the submission,
 from __future__ import annotations
 
 import contextlib
+import gc
 import importlib
 import json
 import os
@@ -83,6 +84,7 @@ def main(argv: list[str]) -> int:
     for name in WARM:
         with contextlib.suppress(Exception):  # a missing extra only means a colder kernel
             importlib.import_module(name)
+    gc.freeze()  # kernels' collections skip what was imported here (and leave its pages shared)
     os.write(replies, b"ready\n")
     pending = b""
     while True:
