@@ -155,6 +155,11 @@ def grade_batch(
     `gpu`: only on workers with a `GPU` resource; see docs/cluster.md); `on_result(result, resumed)` per
     submission. `only`: grade just these students (by id), again even when they have a result.
 
+    Locally each student's grading process is forked from `multiprocessing`'s fork server, which (its
+    documented rule) imports the calling script again in that process: a script that calls this needs
+    the `if __name__ == "__main__":` guard, else every student ends `crashed` with multiprocessing's
+    "bootstrapping phase" error in the log (or pass `settings=GradeSettings(warm_start=False)`).
+
     The hidden data come from the key in `secret_file`, else from `<out>/.hidden-key`, drawn from the OS
     on the first run (see `autograder.grading.secret`). Results are stored in `<out>/results/` as they
     arrive, whatever the executor, so a re-run grades only what has no result yet.
