@@ -91,6 +91,11 @@ def forked(job: dict[str, Any], log_path: str, environ: dict[str, str], cwd: str
     if alive is not None:  # each child gets the batch's end of the server's "alive" pipe; dropping it
         os.close(alive)  # lets the server end (and this child with it) as soon as the batch ends
         server._forkserver_alive_fd = None
+    _serve(job)
+
+
+def _serve(job: dict[str, Any]) -> None:
+    """What a child does once started, cold or forked: die with the batch, log, grade."""
     if job.get("parent_pid"):
         _die_with_parent(int(job["parent_pid"]))
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -98,11 +103,7 @@ def forked(job: dict[str, Any], log_path: str, environ: dict[str, str], cwd: str
 
 
 def main(argv: list[str]) -> int:
-    job = json.loads(argv[0])
-    if job.get("parent_pid"):
-        _die_with_parent(int(job["parent_pid"]))
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    run_job(job)
+    _serve(json.loads(argv[0]))
     return 0
 
 

@@ -122,7 +122,7 @@ class WarmChild:
         return self._process.exitcode
 
     def poll(self) -> int | None:
-        return self._process.exitcode
+        return self.returncode
 
     def wait(self, timeout: float | None = None) -> int:
         self._process.join(timeout)
@@ -168,9 +168,9 @@ def spawn_child(payload: dict[str, Any], log_path: Path, *, warm: bool = False) 
 
 def kill_child(proc: Child) -> None:
     """Kill a child's process group (its sandboxes die with it) and remove its cgroups."""
-    for kill, target in ((os.killpg, proc.pid), (os.kill, proc.pid)):  # a warm child may not lead it yet
+    for kill in (os.killpg, os.kill):  # the group, and the child itself (a warm one may not lead it yet)
         with contextlib.suppress(ProcessLookupError, PermissionError):
-            kill(target, signal.SIGKILL)
+            kill(proc.pid, signal.SIGKILL)
     with contextlib.suppress(subprocess.TimeoutExpired):
         proc.wait(timeout=10)
     with contextlib.suppress(OSError):
