@@ -19,6 +19,10 @@ $(STAMP): pyproject.toml
 	@command -v bwrap >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
 	  (apt-get update -qq && apt-get install -y -qq bubblewrap) >/dev/null 2>&1; } || \
 	  echo "note: bubblewrap not installed; the grader will fall back to rlimits only"
+	@ldconfig -p 2>/dev/null | grep -q 'libseccomp\.so\.2' || { [ "$$(id -u)" = 0 ] && \
+	  command -v apt-get >/dev/null 2>&1 && \
+	  (apt-get update -qq && apt-get install -y -qq libseccomp2) >/dev/null 2>&1; } || \
+	  echo "note: libseccomp not installed; the sandbox will run without its keyring filter"
 	@touch $(STAMP)
 
 install: $(STAMP)

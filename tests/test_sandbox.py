@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import os
 import subprocess
 import sys
 import time
@@ -11,6 +13,7 @@ import pytest
 import torch
 
 from autograder.errors import SandboxUnavailable
+from autograder.grading.notebooks.settings import NotebookGradingSettings
 from autograder.sandbox import (
     CappedLog,
     IsolationChoice,
@@ -19,10 +22,13 @@ from autograder.sandbox import (
     WorkerProcess,
     detect_cgroups,
     detect_isolation,
+    seccomp,
 )
 from autograder.sandbox import detect as detect_module
+from autograder.sandbox import launch as launch_module
 from autograder.sandbox.bwrap import BwrapPlan, bwrap_command
 from autograder.sandbox.cgroups import WorkerCgroup
+from autograder.sandbox.notebook import plan_run
 from autograder.sandbox.pyenv import python_env
 from autograder.worker import protocol
 
@@ -59,6 +65,20 @@ def attacks():  # only ever run inside bubblewrap: in process mode these would r
     except OSError as exc:
         out["net"] = type(exc).__name__
     return out
+
+def keyring(tag, action):  # the user keyring: (result, errno) of add_key / KEYCTL_SEARCH / KEYCTL_UNLINK
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    add_key, keyctl = {"x86_64": (248, 250), "aarch64": (217, 219)}[os.uname().machine]
+    user_keyring = -4
+    if action == "stash":
+        data = b"the hidden digits, for the decoder"
+        found = libc.syscall(add_key, b"user", tag.encode(), data, len(data), user_keyring)
+    else:
+        found = libc.syscall(keyctl, 10, user_keyring, b"user", tag.encode(), 0)
+        if action == "drop" and found > 0:
+            found = libc.syscall(keyctl, 9, found, user_keyring)
+    return [found, ctypes.get_errno() if found < 0 else 0]
 """
 
 
@@ -73,8 +93,8 @@ def submission_root(tmp_path_factory) -> Path:
     return root
 
 
-def _call(worker: WorkerProcess, target: str):
-    tree, tensors = protocol.pack(((), {}))
+def _call(worker: WorkerProcess, target: str, *args):
+    tree, tensors = protocol.pack((args, {}))
     reply, out = worker.request(
         {"op": "call", "target": target, "id": 1, "payload": tree}, tensors, time.monotonic() + 30
     )
@@ -170,6 +190,44 @@ def test_real_sandbox_is_locked_down(submission_root):
     assert attacks["scratch"] == "fine"
     assert attacks["net"] == "OSError"
     assert not (submission_root / "x").exists()
+
+
+def _stash_then_find(root: Path, tag: str) -> tuple[list[int], list[int]]:
+    """One worker adds a key to the user keyring, the next (a fresh sandbox) looks for it and drops it."""
+    results = []
+    for action in ("stash", "drop"):
+        worker = WorkerProcess(detect_isolation(), root, SandboxLimits(), {}, CappedLog())
+        try:
+            results.append(_call(worker, "exercise_code.probe.keyring", tag, action))
+        finally:
+            worker.close()
+    return results[0], results[1]
+
+
+@needs_bwrap
+def test_the_kernel_keyring_carries_nothing_from_one_sandbox_to_the_next(submission_root, monkeypatch):
+    """Keys are in no namespace: without the seccomp filter an encoder could leave the digits it saw in
+    uid 65534's keyring for the fresh decoder (or another student's code) to read."""
+    tag = f"autograder-test-{os.getpid()}-{time.time_ns()}"
+    stashed, found = _stash_then_find(submission_root, tag)
+    assert stashed == [-1, errno.EPERM] and found == [-1, errno.EPERM]
+    monkeypatch.setattr(launch_module, "filter_fd", lambda: None)  # the same two workers, no filter
+    stashed, found = _stash_then_find(submission_root, tag)
+    if stashed[0] < 0:
+        pytest.skip(f"this machine refuses keys to the sandbox by itself (errno {stashed[1]})")
+    if detect_isolation().mode == "privileged":  # one keyring for host uid 65534: the attack is real here
+        assert found == [0, 0], "the second worker found and dropped the first one's key"
+
+
+@needs_bwrap
+def test_the_notebook_sandbox_has_the_same_filter(tmp_path):
+    run = plan_run(tmp_path, tmp_path, NotebookGradingSettings())
+    try:
+        assert run.pass_fds and run.argv[run.argv.index("--seccomp") + 1] == str(run.pass_fds[0])
+        assert os.read(run.pass_fds[0], 1 << 16) == seccomp.program()
+    finally:
+        run.close()
+    assert "no keyring" in detect_isolation().summary()
 
 
 def test_process_fallback_runs_the_same_worker(submission_root):

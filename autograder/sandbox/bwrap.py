@@ -1,4 +1,4 @@
-"""The bubblewrap command line: no network, uid 65534, no capabilities, read-only binds, tmpfs scratch.
+"""The bubblewrap command line: no network, uid 65534, no capabilities or keyring, read-only binds, tmpfs.
 
 Two modes. `privileged` (the grader runs as root): bwrap mounts as root without a user namespace and
 `setpriv` drops to the real uid/gid 65534 with an empty bounding set and no_new_privs, so the worker is
@@ -36,6 +36,9 @@ class BwrapPlan:
     threads: int = 1
     hide: tuple[str, ...] = ()
     """Folders under the bound site-packages that appear empty inside (an empty tmpfs over each)."""
+    seccomp_fd: int | None = None
+    """A file descriptor holding the seccomp program (`seccomp.filter_fd`), passed to bwrap with the
+    command; None: no filter."""
 
 
 def _mkdirs(paths: list[str]) -> list[str]:
@@ -60,6 +63,8 @@ def bwrap_command(plan: BwrapPlan, argv: list[str]) -> list[str]:
         binds.append(str(env.executable))
     cmd = [plan.bwrap, "--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts"]
     cmd += ["--unshare-cgroup-try", "--die-with-parent", "--new-session", "--hostname", "sandbox"]
+    if plan.seccomp_fd is not None:
+        cmd += ["--seccomp", str(plan.seccomp_fd)]
     if plan.mode == "userns":
         cmd += ["--unshare-user", "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID), "--disable-userns"]
         cmd += ["--cap-drop", "ALL"]

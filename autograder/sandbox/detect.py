@@ -18,6 +18,7 @@ from pathlib import Path
 
 from autograder.errors import SandboxUnavailable
 
+from . import seccomp
 from .bwrap import SANDBOX_UID, SETPRIV, WORKER_PARENT, BwrapPlan, bwrap_command
 from .cgroups import CgroupSupport, detect_cgroups
 from .pyenv import WORKER_SOURCE, python_env
@@ -59,7 +60,9 @@ class Isolation:
 
     def summary(self) -> str:
         if self.kind is IsolationKind.BUBBLEWRAP:
-            detail = f"{self.mode}, uid {SANDBOX_UID}, no network"
+            missing = seccomp.problem()
+            keyring = "no keyring" if missing is None else f"keyring NOT filtered: {missing}"
+            detail = f"{self.mode}, uid {SANDBOX_UID}, no network, {keyring}"
             return f"bubblewrap {self.bwrap_version} ({detail}); {self.limits_note}"
         who = f"uid {self.run_as_uid}" if self.run_as_uid is not None else f"the grader's uid {os.geteuid()}"
         return (
@@ -88,12 +91,15 @@ def _mode() -> tuple[str, str | None]:
 def try_bubblewrap(bwrap: str, mode: str, timeout: float = 60.0) -> str | None:
     """Run the real sandbox command with a probe program; None if it worked, else why not.
 
-    The probe imports the worker package from its mount, sees torch in site-packages and runs as 65534.
+    The probe imports the worker package from its mount, sees torch in site-packages and runs as 65534,
+    under the seccomp filter where there is one.
     """
     env = python_env()
+    seccomp_fd = seccomp.filter_fd()
+    filters = () if seccomp_fd is None else (seccomp_fd,)
     with tempfile.TemporaryDirectory(prefix="autograder-probe-") as tmp:
         os.chmod(tmp, 0o755)
-        plan = BwrapPlan(bwrap, mode, env, tmp, str(WORKER_SOURCE), scratch_mb=16)
+        plan = BwrapPlan(bwrap, mode, env, tmp, str(WORKER_SOURCE), scratch_mb=16, seccomp_fd=seccomp_fd)
         probe = (
             f"import os, sys; sys.path.insert(0, {WORKER_PARENT!r}); import agworker; "
             f"assert agworker.__file__.startswith({WORKER_PARENT!r}); "
@@ -102,9 +108,14 @@ def try_bubblewrap(bwrap: str, mode: str, timeout: float = 60.0) -> str | None:
         )
         argv = [str(env.executable), "-I", "-S", "-B", "-c", probe]
         try:
-            out = subprocess.run(bwrap_command(plan, argv), capture_output=True, text=True, timeout=timeout)
+            out = subprocess.run(
+                bwrap_command(plan, argv), capture_output=True, text=True, timeout=timeout, pass_fds=filters
+            )
         except (OSError, subprocess.TimeoutExpired) as exc:
             return f"running bwrap failed: {exc}"
+        finally:
+            for fd in filters:
+                os.close(fd)
     if out.returncode != 0:
         detail = (out.stderr.strip().splitlines() or [f"exit code {out.returncode}"])[-1]
         return f"bwrap trial run failed: {detail}"

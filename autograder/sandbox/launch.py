@@ -37,6 +37,7 @@ from .detect import Isolation, IsolationKind
 from .limits import MIB, SandboxLimits
 from .logs import CappedLog, drain
 from .pyenv import WORKER_PACKAGE, WORKER_SOURCE, python_env, worker_argv
+from .seccomp import filter_fd
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +84,8 @@ class WorkerProcess:
         req_r, req_w = os.pipe()
         rep_r, rep_w = os.pipe()
         log_r, log_w = os.pipe()
+        seccomp_fd = filter_fd() if bubblewrap else None
+        filters = () if seccomp_fd is None else (seccomp_fd,)
         config: dict[str, Any] = {
             "in_fd": req_r,
             "out_fd": rep_w,
@@ -104,6 +107,7 @@ class WorkerProcess:
                 self.limits.scratch_mb,
                 self.limits.threads,
                 hide=tuple(map(str, env.hidden_dirs)),  # labelled digits and the kit: not for the worker
+                seccomp_fd=seccomp_fd,
             )
             cmd = bwrap_command(plan, worker_argv(env, WORKER_PARENT, json.dumps(config)))
             cwd, child_env = "/", {"PATH": "/usr/bin:/bin"}
@@ -135,13 +139,13 @@ class WorkerProcess:
                 stdin=subprocess.DEVNULL,
                 stdout=log_w,
                 stderr=log_w,
-                pass_fds=(req_r, rep_w),
+                pass_fds=(req_r, rep_w, *filters),
                 cwd=cwd,
                 env=child_env,
                 start_new_session=True,
             )
         finally:
-            for fd in (req_r, rep_w, log_w):
+            for fd in (req_r, rep_w, log_w, *filters):
                 os.close(fd)
         self.req_fd, self.rep_fd = req_w, rep_r
         os.set_blocking(self.req_fd, False)

@@ -1,5 +1,6 @@
 """The sandbox a notebook runs in, built from the grader's own sandbox (`autograder.sandbox`): the same
-isolation detection, bubblewrap command (no network, uid 65534, read-only binds, tmpfs /tmp) and cgroups.
+isolation detection, bubblewrap command (no network, uid 65534, no keyring, read-only binds, tmpfs /tmp)
+and cgroups.
 
 Where bubblewrap is unusable, the runner is a separate process (as uid 65534 when possible) under
 rlimits, and the isolation summary says NOT SANDBOXED.
@@ -19,6 +20,7 @@ from .bwrap import SETPRIV, SUBMISSION_DIR, WORKER_PARENT, BwrapPlan, bwrap_comm
 from .cgroups import WorkerCgroup, in_cgroup
 from .detect import IsolationKind, detect_isolation
 from .pyenv import WORKER_PACKAGE, python_env
+from .seccomp import filter_fd
 
 if TYPE_CHECKING:
     from autograder.grading.notebooks.settings import NotebookGradingSettings
@@ -52,8 +54,13 @@ class SandboxRun:
     """Process mode only: the host scratch folder to remove afterwards."""
     pid_namespace: bool = False
     """The runner has a pid namespace of its own (bubblewrap): every process in it is the submission's."""
+    pass_fds: tuple[int, ...] = ()
+    """File descriptors the command reads at start (the seccomp filter), closed by `close`."""
 
     def close(self) -> None:
+        for fd in self.pass_fds:
+            os.close(fd)
+        self.pass_fds = ()
         if self.cgroup is not None:
             self.cgroup.remove()
             self.cgroup = None
@@ -136,8 +143,15 @@ def plan_run(grader: Path, submission: Path, settings: NotebookGradingSettings) 
     python = str(env.executable)
     if isolation.kind is IsolationKind.BUBBLEWRAP:
         grader_inside = f"{WORKER_PARENT}/{WORKER_PACKAGE}"
+        seccomp_fd = filter_fd()
         plan = BwrapPlan(
-            isolation.bwrap or "bwrap", isolation.mode, env, str(submission), str(grader), settings.scratch_mb
+            isolation.bwrap or "bwrap",
+            isolation.mode,
+            env,
+            str(submission),
+            str(grader),
+            settings.scratch_mb,
+            seccomp_fd=seccomp_fd,
         )
         variables = [f"{k}={v}" for k, v in runner_env("/tmp", site).items()]
         argv = bwrap_command(plan, ["/usr/bin/env", *variables, python, f"{grader_inside}/runner.py"])
@@ -156,6 +170,7 @@ def plan_run(grader: Path, submission: Path, settings: NotebookGradingSettings) 
             site,
             cgroup,
             pid_namespace=True,
+            pass_fds=() if seccomp_fd is None else (seccomp_fd,),
         )
         return run
     workspace = Path(tempfile.mkdtemp(prefix="nbgrade-scratch-"))

@@ -300,7 +300,7 @@ def _launch(
                         stdin=subprocess.DEVNULL,
                         stdout=log_file,
                         stderr=subprocess.STDOUT,
-                        pass_fds=(write_fd, job_read),
+                        pass_fds=(write_fd, job_read, *plan.pass_fds),
                         cwd=plan.cwd,
                         env=plan.env,
                         start_new_session=True,

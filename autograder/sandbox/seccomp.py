@@ -1,0 +1,67 @@
+"""The sandbox's seccomp filter (bubblewrap `--seccomp FD`): the kernel keyring calls fail with EPERM.
+
+Why: keys are not in any namespace bubblewrap unshares. In privileged mode every sandbox runs as host uid
+65534, and all of them share that uid's user keyring (about 20 KB of keys by default), so a worker could
+leave a key that the next worker reads: an encoder stashing the hidden digits it saw for the fresh decoder
+that should see the codes alone, or one student's code leaving data for another's. Nothing the kit runs
+uses keys, so `add_key`, `keyctl` and `request_key` are refused; every other call is allowed (the rest of
+the sandbox is namespaces, uid 65534, no capabilities and `no_new_privs`).
+
+The program is built with libseccomp (through `pyseccomp`), which writes the architecture checks; where
+libseccomp is missing, `problem()` says so and the sandbox runs without the filter (the isolation summary
+in every report says which).
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import tempfile
+from functools import cache
+
+KEYRING_CALLS = ("add_key", "keyctl", "request_key")
+"""Refused with EPERM inside the sandbox."""
+
+
+@cache
+def _build() -> tuple[bytes | None, str | None]:
+    try:
+        import pyseccomp
+    except (ImportError, OSError, RuntimeError) as exc:  # RuntimeError: pyseccomp found no libseccomp
+        return None, f"libseccomp is not available ({exc}); apt-get install libseccomp2"
+    try:
+        rules = pyseccomp.SyscallFilter(pyseccomp.ALLOW)
+        for name in KEYRING_CALLS:
+            rules.add_rule(pyseccomp.ERRNO(errno.EPERM), name)
+        with tempfile.TemporaryFile() as out:
+            rules.export_bpf(out)
+            out.seek(0)
+            return out.read(), None
+    except (OSError, ValueError) as exc:
+        return None, f"the seccomp filter could not be built ({exc})"
+
+
+def program() -> bytes | None:
+    """The compiled BPF program (None where it cannot be built: see `problem`)."""
+    return _build()[0]
+
+
+def problem() -> str | None:
+    """Why there is no filter, or None when there is one."""
+    return _build()[1]
+
+
+def filter_fd() -> int | None:
+    """A fresh file descriptor holding the program, for one bubblewrap start (the caller closes it after
+    starting bwrap, which reads it to the end); None where there is no filter."""
+    bpf = program()
+    if bpf is None:
+        return None
+    fd = os.memfd_create("autograder-seccomp", os.MFD_CLOEXEC)
+    try:
+        os.write(fd, bpf)
+        os.lseek(fd, 0, os.SEEK_SET)
+    except OSError:
+        os.close(fd)
+        raise
+    return fd
