@@ -6,8 +6,8 @@ solutions from tests/corpus, and one student whose `conv_transpose2d` never retu
 notebooks and models trained for a few seconds, so every stage runs; the scores mean little.
 
 Runs, in the same invocation: `--workers 1`, `--workers 2`, `--cluster local:2` (needs the `cluster`
-extra), `cold`: `--workers 2` with every grading process and notebook kernel started cold (no fork
-server, no zygote), the floor:
+extra), `cold`: `--workers 2` with every grading process, sandboxed worker and notebook kernel started
+cold (no fork server, no worker factory, no kernel zygote), the floor:
 `--workers 2` without the sandbox (`--isolation process`: the same child and worker processes, no
 bubblewrap), and `busy`: `--workers 2` again beside 4 CPU-burning processes, whose statuses and scores
 must equal the idle run's. CPU is sampled over the whole process tree
@@ -16,7 +16,8 @@ reaps whom.
 
 Prints per run: wall time, submissions per minute, CPU-seconds per submission; per stage (from the
 --workers 1 run, where stages do not overlap): CPU-seconds per submission for intake, suites (worker
-start included), examples and notebooks; one worker start with and without the sandbox; the sandbox
+start included), examples and notebooks; one worker start with and without the sandbox, and one forked
+from the factory in the submission's sandbox; the sandbox
 overhead (sandboxed / floor, CPU and wall); and the endless-loop student's wall time against the
 reference's plus two call timeouts; warm starts against cold ones (CPU and wall).
 
@@ -203,6 +204,38 @@ def sandbox_start(root: Path, isolation: str, times: int = 3) -> tuple[float, fl
     return statistics.mean(cpu), statistics.mean(wall)
 
 
+def forked_start(root: Path, times: int = 5) -> tuple[float, float]:
+    """(tree CPU-seconds, wall seconds) of replacing a worker by one forked from the factory in the same
+    sandbox (the sweep included), mean over `times`: what a fresh worker costs once the factory runs."""
+    from autograder.grading.session import WorkerSession
+    from autograder.sandbox import detect_isolation
+
+    settings = GradeSettings()
+    session = WorkerSession(
+        root,
+        detect_isolation("bubblewrap"),
+        limits=settings.sandbox,
+        forbidden={},
+        call_s=60.0,
+        deadline=time.monotonic() + 300,
+        submission_s=300,
+        warm=True,
+    )
+    cpu, wall = [], []
+    try:
+        session.request({"op": "ping"}, what="ping")  # the factory and its first worker
+        for _ in range(times):
+            with TreeCpu(period=0.05) as tree:
+                started = time.monotonic()
+                session.stop()
+                session.request({"op": "ping"}, what="ping")
+                wall.append(time.monotonic() - started)
+            cpu.append(tree.total)
+    finally:
+        session.close()
+    return statistics.mean(cpu), statistics.mean(wall)
+
+
 def stage_cpu(results: list[SubmissionResult], tree: TreeCpu) -> dict[str, float]:
     """Mean tree-CPU seconds per submission of each stage (valid when stages do not overlap: 1 worker)."""
     per: dict[str, list[float]] = {}
@@ -233,6 +266,13 @@ def main(argv: list[str] | None = None) -> int:
         "one worker start (torch imported, first answer): "
         + ", ".join(f"{iso} {cpu:.2f} CPU-s {wall:.2f} s wall" for iso, (cpu, wall) in starts.items())
         + f"; the sandbox adds {starts['bubblewrap'][0] - starts['process'][0]:+.2f} CPU-s per start",
+        flush=True,
+    )
+    forked = forked_start(subs[0])
+    print(
+        f"a fresh worker forked from the factory in the submission's sandbox (sweep included): "
+        f"{forked[0]:.2f} CPU-s {forked[1]:.3f} s wall, "
+        f"{forked[0] / starts['bubblewrap'][0]:.2f}x a cold start",
         flush=True,
     )
     key = args.out / "hidden-key"

@@ -224,6 +224,9 @@ class FakeWorker:
     def alive(self) -> bool:
         return not (self.closed or self.dead)
 
+    def wait(self, timeout: float) -> None:
+        """As `WorkerProcess.wait`: the thread is gone with its pipes."""
+
     def death(self) -> tuple[str, str]:
         return "crashed", "the worker process exited with code 3"
 

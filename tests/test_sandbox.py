@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from grading_helpers import write_tree
 
 from autograder.errors import SandboxUnavailable
 from autograder.grading.notebooks.settings import NotebookGradingSettings
@@ -84,13 +85,8 @@ def keyring(tag, action):  # the user keyring: (result, errno) of add_key / KEYC
 
 @pytest.fixture(scope="module")
 def submission_root(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("sandbox_sub")
-    (root / "exercise_code").mkdir()
-    (root / "exercise_code/__init__.py").write_text("")
-    (root / "exercise_code/probe.py").write_text(PROBE)
-    for path in [root, *root.rglob("*")]:
-        path.chmod(0o755 if path.is_dir() else 0o644)
-    return root
+    files = {"exercise_code/__init__.py": "", "exercise_code/probe.py": PROBE}
+    return write_tree(tmp_path_factory.mktemp("sandbox_sub"), files)
 
 
 def _call(worker: WorkerProcess, target: str, *args):

@@ -8,9 +8,7 @@ that breaks the protocol's caps or rules is refused before use (RefusedReply) an
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -27,7 +25,8 @@ from autograder.errors import (
     SandboxTimeout,
     StudentCodeError,
 )
-from autograder.sandbox import CappedLog, Isolation, SandboxLimits, WorkerProcess
+from autograder.sandbox import CappedLog, Isolation, IsolationKind, SandboxLimits, WorkerProcess
+from autograder.sandbox.launch import ForkedWorker, WorkerFactory
 from autograder.worker import hung, protocol
 from exercise_code.config import CONFIG
 
@@ -49,6 +48,7 @@ class WorkerSession:
         submission_s: float,
         log_sink: CappedLog | None = None,
         wall_factor: float = CONFIG.time.wall_factor,
+        warm: bool = False,
     ) -> None:
         self.root, self.isolation, self.limits = root, isolation, limits
         self.forbidden = {k: list(v) for k, v in forbidden.items()}
@@ -57,7 +57,12 @@ class WorkerSession:
         """A call may use `call_s` of CPU time (the worker stops it) and `call_s * wall_factor` of wall
         time (the grader kills it): a loaded machine slows a call down but does not fail it."""
         self.log = log_sink or CappedLog()
-        self.worker: WorkerProcess | None = None
+        self.warm = warm and isolation is not None and isolation.kind is IsolationKind.BUBBLEWRAP
+        """Fork workers from a factory in the submission's sandbox (bubblewrap) instead of starting each
+        in a sandbox of its own; a factory that fails is replaced, and one that cannot start makes the
+        session start its workers cold."""
+        self.factory: WorkerFactory | None = None
+        self.worker: WorkerProcess | ForkedWorker | None = None
         self.generation = 0
         """Bumped at every worker start: model handles of an older generation must be rebuilt."""
         self.starts = 0
@@ -65,12 +70,27 @@ class WorkerSession:
         """Bounds on every reply, checked before the part they bound is parsed."""
         self._next_id = 0
 
-    def _ensure(self) -> WorkerProcess:
+    def _start(self) -> WorkerProcess | ForkedWorker:
+        if self.warm:
+            try:
+                if self.factory is None or not self.factory.alive:
+                    self._close_factory()
+                    self.factory = WorkerFactory(
+                        self.isolation, self.root, self.limits, self.forbidden, self.log
+                    )
+                return self.factory.fork()
+            except (OSError, protocol.ProtocolError) as exc:  # a new sandbox next time, started cold
+                self.log.note(f"worker factory failed ({str(exc)[:200]}); starting the worker cold")
+                log.warning("worker factory failed, starting the worker cold: %s", exc)
+                self._close_factory()
+        return WorkerProcess(self.isolation, self.root, self.limits, self.forbidden, self.log)
+
+    def _ensure(self) -> WorkerProcess | ForkedWorker:
         if self.worker is not None and self.worker.alive:
             return self.worker
         self.stop()
         try:
-            self.worker = WorkerProcess(self.isolation, self.root, self.limits, self.forbidden, self.log)
+            self.worker = self._start()
         except TimeoutError:
             raise SandboxCrash("the sandboxed worker did not start in time") from None
         except (OSError, protocol.ProtocolError) as exc:
@@ -82,10 +102,21 @@ class WorkerSession:
         return self.worker
 
     def stop(self) -> None:
-        """Shut the worker down (if any) and free its cgroup and scratch."""
+        """Shut the worker down (if any) and free its cgroup and scratch (a forked one: sweep its sandbox
+        clean for the next)."""
         if self.worker is not None:
             self.worker.close()
             self.worker = None
+
+    def _close_factory(self) -> None:
+        if self.factory is not None:
+            self.factory.close()
+            self.factory = None
+
+    def close(self) -> None:
+        """Stop the worker and its factory: the session's sandboxes are gone."""
+        self.stop()
+        self._close_factory()
 
     def request(
         self,
@@ -153,9 +184,8 @@ class WorkerSession:
     def _died(self, what: str, exc: Exception) -> Exception:
         worker = self.worker
         assert worker is not None
-        if isinstance(exc, protocol.ChannelClosed) and worker.proc is not None:
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                worker.proc.wait(timeout=3)  # the pipe closes a moment before the process is reaped
+        if isinstance(exc, protocol.ChannelClosed):
+            worker.wait(3)  # the pipe closes a moment before the process is reaped
         if worker.alive:  # the channel closed or failed, the worker still running: a broken reply
             return self._refused(what, f"the worker's channel failed ({exc})")
         kind, detail = worker.death()

@@ -34,7 +34,9 @@ class GradeSettings:
     """Cap of one test message."""
     warm_start: bool = True
     """Fork each submission's trusted grading process from a server that imported torch, pytest and the
-    kit once (local executor); False starts every one cold (`python -m autograder.grading.child`)."""
+    kit once (local executor), and its sandboxed workers from a factory in its sandbox that imported torch
+    once (bubblewrap); False starts every one cold (`python -m autograder.grading.child`, a sandbox per
+    worker)."""
     keep_work: bool = False
     """Keep the extracted copy after grading (the manifest is always kept)."""
 

@@ -147,6 +147,7 @@ def grade_submission(
         submission_s=settings.submission_s,
         log_sink=logs,
         wall_factor=settings.wall_factor,
+        warm=settings.warm_start,
     )
     run = GradingRun(
         submission=Submission(intake.root, session, seed=seed),
@@ -172,7 +173,7 @@ def grade_submission(
     except AutograderError as exc:
         result.status, result.message = SubmissionStatus.ERROR, f"the grader failed: {exc}"
     finally:
-        session.stop()
+        session.close()
         if not settings.keep_work:
             shutil.rmtree(intake.root, ignore_errors=True)
     result.tests = run.results

@@ -124,16 +124,20 @@ class WorkerCgroup:
     def procs_files(self) -> list[str]:
         return [str(d / "cgroup.procs") for d in self.dirs]
 
-    def oom_killed(self) -> bool:
-        """True when the kernel OOM-killed something in this group."""
+    def oom_kills(self) -> int:
+        """How many processes the kernel OOM-killed in this group so far."""
         memory = self.dirs[0]
         name = "memory.oom_control" if self.support.version == "v1" else "memory.events"
         with contextlib.suppress(OSError, ValueError):
             for line in (memory / name).read_text().splitlines():
                 key, _, value = line.partition(" ")
-                if key == "oom_kill" and int(value) > 0:
-                    return True
-        return False
+                if key == "oom_kill":
+                    return int(value)
+        return 0
+
+    def oom_killed(self) -> bool:
+        """True when the kernel OOM-killed something in this group."""
+        return self.oom_kills() > 0
 
     def kill_all(self) -> None:
         kill_group_dirs(self.dirs)

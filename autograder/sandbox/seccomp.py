@@ -1,15 +1,19 @@
-"""The sandbox's seccomp filter (bubblewrap `--seccomp FD`): the kernel keyring calls fail with EPERM.
+"""The sandbox's seccomp filter (bubblewrap `--seccomp FD`): calls that could carry state past a process
+fail with EPERM.
 
-Why: keys are not in any namespace bubblewrap unshares. In privileged mode every sandbox runs as host uid
-65534, and all of them share that uid's user keyring (about 20 KB of keys by default), so a worker could
-leave a key that the next worker reads: an encoder stashing the hidden digits it saw for the fresh decoder
-that should see the codes alone, or one student's code leaving data for another's. Nothing the kit runs
-uses keys, so `add_key`, `keyctl` and `request_key` are refused; every other call is allowed (the rest of
-the sandbox is namespaces, uid 65534, no capabilities and `no_new_privs`).
+- The kernel keyring (`add_key`, `keyctl`, `request_key`): keys are in no namespace bubblewrap unshares.
+  In privileged mode every sandbox runs as host uid 65534, and all of them share that uid's user keyring
+  (about 20 KB of keys by default), so a worker could leave a key for the next to read: an encoder
+  stashing the hidden digits it saw for the fresh decoder that should see the codes alone, or one
+  student's code leaving data for another's.
+- System V IPC objects and POSIX message queues (`shmget`, `semget`, `msgget`, `mq_open`): they outlive
+  the process that made them, within the sandbox's IPC namespace, which the workers a factory forks one
+  after another share (`autograder.worker.zygote`).
 
-The program is built with libseccomp (through `pyseccomp`), which writes the architecture checks; where
-libseccomp is missing, `problem()` says so and the sandbox runs without the filter (the isolation summary
-in every report says which).
+Nothing the kit runs uses them; every other call is allowed (the rest of the sandbox is namespaces, uid
+65534, no capabilities and `no_new_privs`). The program is built with libseccomp (through `pyseccomp`),
+which writes the architecture checks; where libseccomp is missing, `problem()` says so and the sandbox
+runs without the filter (the isolation summary in every report says which).
 """
 
 from __future__ import annotations
@@ -20,6 +24,8 @@ import tempfile
 from functools import cache
 
 KEYRING_CALLS = ("add_key", "keyctl", "request_key")
+IPC_CALLS = ("shmget", "semget", "msgget", "mq_open")
+REFUSED = KEYRING_CALLS + IPC_CALLS
 """Refused with EPERM inside the sandbox."""
 
 
@@ -31,7 +37,7 @@ def _build() -> tuple[bytes | None, str | None]:
         return None, f"libseccomp is not available ({exc}); apt-get install libseccomp2"
     try:
         rules = pyseccomp.SyscallFilter(pyseccomp.ALLOW)
-        for name in KEYRING_CALLS:
+        for name in REFUSED:
             rules.add_rule(pyseccomp.ERRNO(errno.EPERM), name)
         with tempfile.TemporaryFile() as out:
             rules.export_bpf(out)

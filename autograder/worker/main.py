@@ -2,6 +2,8 @@
 
 Started as `python -I -S -B -c BOOTSTRAP CONFIG_JSON`; CONFIG_JSON holds the protocol fds, the
 submission root, site-packages paths, rlimits and forbidden names (see `autograder.sandbox.launch`).
+With `ctl_fd` instead of the protocol fds, the process is a worker factory (`zygote`) and each worker it
+forks goes on from the import of torch with the fds it was handed.
 """
 
 from __future__ import annotations
@@ -55,18 +57,24 @@ def _die_with_parent(parent_pid: int) -> None:
 def main(config_json: str) -> None:
     """Run the request loop; exit code 0 on a clean EOF."""
     config: dict[str, Any] = json.loads(config_json)
-    in_fd, out_fd = int(config["in_fd"]), int(config["out_fd"])
     if config.get("parent_pid"):
         _die_with_parent(int(config["parent_pid"]))
     os.umask(0o077)
     _apply_rlimits({k: int(v) for k, v in config.get("rlimits", {}).items()})
-    for fd in (in_fd, out_fd):
-        os.set_inheritable(fd, False)  # student subprocesses do not get the channel
     sys.path.extend(config.get("site", []))
 
     import torch  # before RLIMIT_AS: a CUDA build of torch maps ~3 GiB of address space at import
 
     torch.set_num_threads(int(config.get("threads", 1)))
+    if "ctl_fd" in config:  # a worker factory: from here on, this is a worker forked by it
+        from . import guard, ops, protocol, zygote  # noqa: F401 - imported once, for every worker
+
+        os.set_inheritable(int(config["ctl_fd"]), False)
+        in_fd, out_fd = zygote.serve(int(config["ctl_fd"]))
+    else:
+        in_fd, out_fd = int(config["in_fd"]), int(config["out_fd"])
+    for fd in (in_fd, out_fd):
+        os.set_inheritable(fd, False)  # student subprocesses do not get the channel
     if config.get("as_extra"):  # the student's allowance comes on top of what torch mapped
         _apply_rlimits({"as": _address_space() + int(config["as_extra"])})
 
