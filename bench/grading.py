@@ -230,6 +230,7 @@ def forked_start(root: Path, times: int = 5) -> tuple[float, float]:
                 session.stop()
                 session.request({"op": "ping"}, what="ping")
                 wall.append(time.monotonic() - started)
+                time.sleep(0.3)  # the sampler's next looks see the new worker (idle now: no CPU)
             cpu.append(tree.total)
     finally:
         session.close()
