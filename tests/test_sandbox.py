@@ -156,6 +156,26 @@ def test_missing_bubblewrap_falls_back_and_says_so(monkeypatch):
         detect_isolation.cache_clear()
 
 
+def test_bubblewrap_that_refuses_the_filter_still_sandboxes_and_says_so(monkeypatch):
+    real = detect_module.try_bubblewrap
+
+    def without_seccomp(bwrap, mode, timeout=60.0, *, filtered=True):
+        return "bwrap trial run failed: seccomp filter not loaded" if filtered else real(bwrap, mode, timeout)
+
+    monkeypatch.setattr(detect_module, "try_bubblewrap", without_seccomp)
+    monkeypatch.setattr(seccomp, "_refused", None)  # restored afterwards, with the cache below
+    detect_isolation.cache_clear()
+    try:
+        isolation = detect_isolation(IsolationChoice.AUTO)
+        if not BWRAP:
+            assert isolation.kind is IsolationKind.PROCESS
+            return
+        assert isolation.kind is IsolationKind.BUBBLEWRAP and seccomp.filter_fd() is None
+        assert "keyring NOT filtered: bubblewrap refused the seccomp filter" in isolation.summary()
+    finally:
+        detect_isolation.cache_clear()
+
+
 def test_unusable_bubblewrap_is_detected_by_trying_it():
     problem = detect_module.try_bubblewrap("/bin/false", "userns")
     assert problem is not None and "trial run failed" in problem

@@ -88,14 +88,14 @@ def _mode() -> tuple[str, str | None]:
     return "privileged", None
 
 
-def try_bubblewrap(bwrap: str, mode: str, timeout: float = 60.0) -> str | None:
+def try_bubblewrap(bwrap: str, mode: str, timeout: float = 60.0, *, filtered: bool = True) -> str | None:
     """Run the real sandbox command with a probe program; None if it worked, else why not.
 
     The probe imports the worker package from its mount, sees torch in site-packages and runs as 65534,
-    under the seccomp filter where there is one.
+    under the seccomp filter where there is one (`filtered`).
     """
     env = python_env()
-    seccomp_fd = seccomp.filter_fd()
+    seccomp_fd = seccomp.filter_fd() if filtered else None
     filters = () if seccomp_fd is None else (seccomp_fd,)
     with tempfile.TemporaryDirectory(prefix="autograder-probe-") as tmp:
         os.chmod(tmp, 0o755)
@@ -157,6 +157,9 @@ def detect_isolation(choice: IsolationChoice = IsolationChoice.AUTO) -> Isolatio
     if bwrap:
         mode, problem = _mode()
         problem = problem or try_bubblewrap(bwrap, mode)
+        if problem and seccomp.program() is not None and try_bubblewrap(bwrap, mode, filtered=False) is None:
+            seccomp.refused(f"bubblewrap refused the seccomp filter: {problem}")
+            problem = None
     if problem is None and bwrap:
         return Isolation(
             IsolationKind.BUBBLEWRAP,

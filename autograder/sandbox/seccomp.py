@@ -47,14 +47,25 @@ def _build() -> tuple[bytes | None, str | None]:
         return None, f"the seccomp filter could not be built ({exc})"
 
 
+_refused: str | None = None
+"""Set by `refused`: why bubblewrap could not use the filter here."""
+
+
 def program() -> bytes | None:
-    """The compiled BPF program (None where it cannot be built: see `problem`)."""
-    return _build()[0]
+    """The compiled BPF program (None where there is none: see `problem`)."""
+    return None if _refused else _build()[0]
 
 
 def problem() -> str | None:
     """Why there is no filter, or None when there is one."""
-    return _build()[1]
+    return _refused or _build()[1]
+
+
+def refused(reason: str) -> None:
+    """Bubblewrap ran here only without the filter (`reason`): sandbox without it from now on, and say so
+    (a sandbox without the filter beats none at all)."""
+    global _refused
+    _refused = reason
 
 
 def filter_fd() -> int | None:
