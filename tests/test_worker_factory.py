@@ -20,6 +20,7 @@ from autograder.grading.session import WorkerSession
 from autograder.sandbox import CappedLog, IsolationKind, SandboxLimits, detect_isolation
 from autograder.sandbox import launch as launch_module
 from autograder.sandbox.launch import ForkedWorker, WorkerProcess
+from autograder.worker import zygote
 
 pytestmark = pytest.mark.skipif(
     detect_isolation().kind is not IsolationKind.BUBBLEWRAP, reason="the factory needs bubblewrap"
@@ -162,3 +163,20 @@ def test_cold_sessions_and_process_isolation_start_a_process_per_worker(root):
         assert isinstance(cold.worker, WorkerProcess) and cold.factory is None
     finally:
         cold.close()
+
+
+def test_the_wipe_keeps_what_the_sandbox_made_and_nothing_else(tmp_path):
+    """bubblewrap makes folders in /tmp for the binds of a Python installed under /tmp (a clone in /tmp):
+    they stay, whatever a worker put in them goes, and their modes come back."""
+    made = tmp_path / "clone" / ".venv"
+    made.mkdir(parents=True)
+    baseline = zygote.snapshot(str(tmp_path))
+    (made / "stash.txt").write_text("the hidden digits")
+    (tmp_path / "new" / "deep").mkdir(parents=True)
+    (tmp_path / "new" / "deep" / "digits.txt").write_text("x")
+    (tmp_path / "new" / "deep").chmod(0)
+    (tmp_path / "new").chmod(0)
+    made.chmod(0o700)
+    assert set(zygote.snapshot(str(tmp_path))) != set(baseline)
+    assert zygote.wipe(str(tmp_path), baseline)
+    assert zygote.snapshot(str(tmp_path)) == baseline and made.is_dir() and not (made / "stash.txt").exists()

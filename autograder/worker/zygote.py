@@ -13,10 +13,11 @@ SEQPACKET socket (`ctl`), one JSON message per request:
 The sweep makes the next worker as fresh as a new sandbox: `kill(-1, SIGKILL)` ends every process in the
 pid namespace but the factory and bubblewrap's init (student processes included, whatever session or group
 they made; the kernel lets no fork slip past it), repeated until `/proc` lists none, then `/tmp` (the only
-writable place) is emptied. What else could carry state from one worker to the next is refused to all by
-the sandbox's seccomp filter (the kernel keyring, System V and POSIX message-queue IPC). The factory is not
-dumpable, so a worker cannot ptrace it or write its memory; a worker that kills or stops it only makes the
-grader start a new sandbox.
+writable place) is put back to what it held before any worker ran (empty, or the folders bubblewrap made
+for its binds where Python lives under /tmp). What else could carry state from one worker to the next is
+refused to all by the sandbox's seccomp filter (the kernel keyring, System V and POSIX message-queue IPC).
+The factory is not dumpable, so a worker cannot ptrace it or write its memory; a worker that kills or
+stops it only makes the grader start a new sandbox.
 """
 
 from __future__ import annotations
@@ -79,18 +80,49 @@ def _remove(top: str) -> None:
             stack.pop()
 
 
-def _wipe(folder: str) -> bool:
-    for name in os.listdir(folder):
-        path = os.path.join(folder, name)
-        if stat.S_ISDIR(os.lstat(path).st_mode):
-            _remove(path)
-        else:
-            os.unlink(path)
-    return not os.listdir(folder)
+def snapshot(top: str) -> dict[str, int]:
+    """Every path under `top` on its filesystem -> its mode; a mount point is listed, not entered. Taken
+    before any worker runs, it is what the sandbox itself put in the scratch: the folders bubblewrap made
+    for the binds of a Python installed under /tmp (which cannot be removed, and hold nothing)."""
+    device = os.lstat(top).st_dev
+    found: dict[str, int] = {}
+    stack = [top]
+    while stack:
+        folder = stack.pop()
+        for name in os.listdir(folder):
+            path = os.path.join(folder, name)
+            info = os.lstat(path)
+            found[path] = info.st_mode
+            if stat.S_ISDIR(info.st_mode) and info.st_dev == device:
+                stack.append(path)
+    return found
 
 
-def sweep(ended: dict[int, int]) -> bool:
-    """Kill every other process in the sandbox and empty the scratch; True when both are done."""
+def wipe(top: str, baseline: dict[str, int]) -> bool:
+    """Remove whatever under `top` is not in `baseline` and give its folders their modes back; True when
+    the scratch is exactly `baseline` again."""
+    device = os.lstat(top).st_dev
+    stack = [top]
+    while stack:
+        folder = stack.pop()
+        for name in os.listdir(folder):
+            path = os.path.join(folder, name)
+            info = os.lstat(path)
+            if path not in baseline:
+                if stat.S_ISDIR(info.st_mode):
+                    _remove(path)
+                else:
+                    os.unlink(path)
+            elif stat.S_ISDIR(info.st_mode) and info.st_dev == device:
+                if info.st_mode != baseline[path]:
+                    os.chmod(path, stat.S_IMODE(baseline[path]))
+                stack.append(path)
+    return snapshot(top) == baseline
+
+
+def sweep(ended: dict[int, int], baseline: dict[str, int]) -> bool:
+    """Kill every other process in the sandbox and put the scratch back to `baseline`; True when both
+    are done."""
     deadline = time.monotonic() + SWEEP_S
     while True:
         with contextlib.suppress(ProcessLookupError):
@@ -102,7 +134,7 @@ def sweep(ended: dict[int, int]) -> bool:
             return False
         time.sleep(0.002)
     try:
-        return _wipe(SCRATCH)
+        return wipe(SCRATCH, baseline)
     except (OSError, ValueError):  # a name too long or too deep, anything odd: a new sandbox instead
         return False
 
@@ -129,6 +161,7 @@ def serve(ctl: int) -> tuple[int, int]:
     channel = socket.socket(fileno=ctl)
     gc.freeze()  # the workers' collections skip what was imported here (and leave its pages shared)
     ended: dict[int, int] = {}
+    baseline = snapshot(SCRATCH)
     channel.send(json.dumps({"ready": True, "pid": os.getpid()}).encode())
     while True:
         try:
@@ -140,7 +173,7 @@ def serve(ctl: int) -> tuple[int, int]:
         request = json.loads(message)
         op = request.get("op")
         if op == "fork" and len(fds) == 3:
-            clean = sweep(ended)
+            clean = sweep(ended, baseline)
             if clean:
                 pid = os.fork()
                 if pid == 0:
@@ -159,7 +192,7 @@ def serve(ctl: int) -> tuple[int, int]:
         elif op == "sweep":
             for fd in fds:
                 os.close(fd)
-            reply = {"clean": sweep(ended)}
+            reply = {"clean": sweep(ended, baseline)}
         elif op == "status":
             for fd in fds:
                 os.close(fd)
