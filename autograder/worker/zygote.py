@@ -31,6 +31,7 @@ import signal
 import socket
 import stat
 import time
+from collections.abc import Callable
 
 SCRATCH = "/tmp"
 SWEEP_S = 10.0
@@ -80,43 +81,51 @@ def _remove(top: str) -> None:
             stack.pop()
 
 
-def snapshot(top: str) -> dict[str, int]:
-    """Every path under `top` on its filesystem -> its mode; a mount point is listed, not entered. Taken
-    before any worker runs, it is what the sandbox itself put in the scratch: the folders bubblewrap made
-    for the binds of a Python installed under /tmp (which cannot be removed, and hold nothing)."""
+def _walk(top: str, visit: Callable[[str, os.stat_result, bool], bool]) -> None:
+    """Call `visit(path, info, same_filesystem)` for everything under `top`, without recursion; a folder is
+    entered when `visit` says so (and only on `top`'s filesystem: a mount point is never entered)."""
     device = os.lstat(top).st_dev
-    found: dict[str, int] = {}
     stack = [top]
     while stack:
         folder = stack.pop()
         for name in os.listdir(folder):
             path = os.path.join(folder, name)
             info = os.lstat(path)
-            found[path] = info.st_mode
-            if stat.S_ISDIR(info.st_mode) and info.st_dev == device:
+            same = info.st_dev == device
+            if visit(path, info, same) and stat.S_ISDIR(info.st_mode) and same:
                 stack.append(path)
+
+
+def snapshot(top: str) -> dict[str, int]:
+    """Every path under `top` on its filesystem -> its mode; a mount point is listed, not entered. Taken
+    before any worker runs, it is what the sandbox itself put in the scratch: the folders bubblewrap made
+    for the binds of a Python installed under /tmp (which cannot be removed, and hold nothing)."""
+    found: dict[str, int] = {}
+
+    def record(path: str, info: os.stat_result, _same: bool) -> bool:
+        found[path] = info.st_mode
+        return True
+
+    _walk(top, record)
     return found
 
 
 def wipe(top: str, baseline: dict[str, int]) -> bool:
     """Remove whatever under `top` is not in `baseline` and give its folders their modes back; True when
     the scratch is exactly `baseline` again."""
-    device = os.lstat(top).st_dev
-    stack = [top]
-    while stack:
-        folder = stack.pop()
-        for name in os.listdir(folder):
-            path = os.path.join(folder, name)
-            info = os.lstat(path)
-            if path not in baseline:
-                if stat.S_ISDIR(info.st_mode):
-                    _remove(path)
-                else:
-                    os.unlink(path)
-            elif stat.S_ISDIR(info.st_mode) and info.st_dev == device:
-                if info.st_mode != baseline[path]:
-                    os.chmod(path, stat.S_IMODE(baseline[path]))
-                stack.append(path)
+
+    def restore(path: str, info: os.stat_result, same: bool) -> bool:
+        if path not in baseline:
+            if stat.S_ISDIR(info.st_mode):
+                _remove(path)
+            else:
+                os.unlink(path)
+            return False
+        if stat.S_ISDIR(info.st_mode) and same and info.st_mode != baseline[path]:
+            os.chmod(path, stat.S_IMODE(baseline[path]))
+        return True
+
+    _walk(top, restore)
     return snapshot(top) == baseline
 
 
