@@ -16,7 +16,8 @@ reaps whom.
 
 Prints per run: wall time, submissions per minute, CPU-seconds per submission; per stage (from the
 --workers 1 run, where stages do not overlap): CPU-seconds per submission for intake, suites (worker
-start included), examples and notebooks; one worker start with and without the sandbox, and one forked
+start included), examples and notebooks, and by process (the grading child, bubblewrap, the suites' worker
+factory and its workers, the notebook runner, the kernel zygote and the kernels); one worker start with and without the sandbox, and one forked
 from the factory in the submission's sandbox; the sandbox
 overhead (sandboxed / floor, CPU and wall); and the endless-loop student's wall time against the
 reference's plus two call timeouts; warm starts against cold ones (CPU and wall).
@@ -85,8 +86,8 @@ class TreeCpu:
                     times = proc.cpu_times()
                     key = (proc.pid, proc.create_time())
                     self.seen[key] = times.user + times.system
-                    if not self.role.get(key):  # look again: until it execs, a process has its
-                        # parent's command line
+                    if self.role.get(key) in (None, "", "zygote"):  # look again: until it execs, a
+                        # process has its parent's command line; a kernel is the zygote's until setsid
                         self.role[key] = self._role(proc)
                 except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
                     continue
@@ -95,11 +96,24 @@ class TreeCpu:
             self._stop.wait(self.period)
 
     def _role(self, proc: psutil.Process) -> str:
+        """What `proc` is, from its command line (forked processes keep their parent's)."""
         command = " ".join(proc.cmdline())
         if "multiprocessing.forkserver" in command:  # the server, or a child forked from it
             servers = {pid for (pid, _), role in self.role.items() if role == "server"}
             return "child" if proc.ppid() in servers else "server"
-        return "child" if "autograder.grading.child" in command else ""
+        if "autograder.grading.child" in command:
+            return "child"
+        if "bwrap" in command.split(" ", 1)[0]:
+            return "bwrap"
+        if "agworker.main" in command:  # the suites' worker factory, a worker it forked, or a cold worker
+            parent = proc.parent().cmdline() if proc.parent() else []
+            forked = bool(parent) and "bwrap" not in parent[0] and "agworker.main" in " ".join(parent)
+            return "worker" if forked or "ctl_fd" not in command else "factory"
+        if "runner.py" in command:
+            return "runner"
+        if "zygote.py" in command:  # the notebooks' kernel zygote, or a kernel it forked (own session)
+            return "kernel" if os.getsid(proc.pid) == proc.pid else "zygote"
+        return "kernel" if "ipykernel_launcher" in command else ""
 
     def by_role(self, role: str) -> list[float]:
         """CPU seconds of each process of `role` seen (`child`: one per submission graded)."""
@@ -293,6 +307,15 @@ def main(argv: list[str] | None = None) -> int:
             f"{base / row['wall']:>10.2f}x"
         )
     if "w1" in rows:
+        tree, n = rows["w1"]["tree"], len(rows["w1"]["results"])
+        roles = ("child", "bwrap", "factory", "worker", "runner", "zygote", "kernel")
+        print(
+            "CPU-seconds per submission by process (--workers 1): "
+            + ", ".join(f"{role} {sum(tree.by_role(role)) / n:.1f}" for role in roles)
+            + f" (child: intake, pytest, the notebooks' scoring; factory: the suites' sandboxed worker"
+            f" factory; zygote: the notebooks' kernel factory; {len(tree.by_role('kernel')) / n:.1f} kernels"
+            f" and {len(tree.by_role('worker')) / n:.1f} workers each)"
+        )
         stages = stage_cpu(rows["w1"]["results"], rows["w1"]["tree"])
         print(
             "CPU-seconds per submission by stage (--workers 1): "
