@@ -17,8 +17,8 @@ reaps whom.
 Prints per run: wall time, submissions per minute, CPU-seconds per submission; per stage (from the
 --workers 1 run, where stages do not overlap): CPU-seconds per submission for intake, suites (worker
 start included), examples and notebooks, and by process (the grading child, bubblewrap, the suites' worker
-factory and its workers, the notebook runner, the kernel zygote and the kernels); one worker start with and without the sandbox, and one forked
-from the factory in the submission's sandbox; the sandbox
+factory and its workers, the notebook runner, the kernel zygote and the kernels); one worker start with
+and without the sandbox, and one forked from the factory in the submission's sandbox; the sandbox
 overhead (sandboxed / floor, CPU and wall); and the endless-loop student's wall time against the
 reference's plus two call timeouts; warm starts against cold ones (CPU and wall).
 
