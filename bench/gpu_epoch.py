@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import argparse
 import time
+from collections.abc import Callable
 
 import torch
-from torch.utils.data import DataLoader, Subset
+from torch import nn
+from torch.utils.data import DataLoader
 
 from exercise_code.data import NUM_SCENE_CLASSES, Digits, DigitScenes
 from exercise_code.models import FCN, ConvAutoencoder
@@ -24,7 +26,7 @@ from exercise_code.training import Task, TrainConfig, fit, make_loader
 
 
 def epoch_seconds(
-    make: type | object, loader: DataLoader, task: Task, device: str, batches: int | None
+    make: Callable[[], nn.Module], loader: DataLoader, task: Task, device: str, batches: int | None
 ) -> float:
     """Seconds of one epoch of `make()` on `device` (the first `batches` batches, scaled to the epoch)."""
     torch.manual_seed(0)
@@ -56,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
         ("FCN-8s, 3000 scenes, batch 64", lambda: FCN(NUM_SCENE_CLASSES, variant="8s", width=24),
          make_loader(scenes, batch_size=64, shuffle=True), Task.SEGMENTATION, 60 * 3),
         ("ConvAutoencoder k=20, batch 128", lambda: ConvAutoencoder(latent_dim=20),
-         make_loader(Subset(digits, range(len(digits))), batch_size=128, shuffle=True), Task.RECONSTRUCTION,
+         make_loader(digits, batch_size=128, shuffle=True), Task.RECONSTRUCTION,
          60 * 5),
     ]  # fmt: skip
     print(f"\n{'model':<34} {'GPU s/epoch':>12} {'CPU s/epoch':>12} {'CPU/GPU':>8}  notebook epochs on GPU")
