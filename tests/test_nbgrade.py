@@ -299,6 +299,44 @@ def test_wrong_answer_fails_its_cell_only_and_a_warning_does_not(source, source_
     assert "slow path" in tests["test_scale"]["message"], "stderr is quoted as a note"
 
 
+DRAWS = """\
+import os
+
+from IPython.display import display
+
+
+class Picture:
+    def __repr__(self):
+        open("described.txt", "w").write("x")
+        return "Picture"
+
+    def _repr_png_(self):
+        open("drawn.txt", "w").write("x")
+        return b"not a png"
+
+
+display(Picture())
+
+
+def add(a, b):
+    drawn, described = os.path.exists("drawn.txt"), os.path.exists("described.txt")
+    if drawn or not described:
+        raise RuntimeError(f"drawn: {drawn}, described: {described}")
+    return a + b
+"""
+
+
+@needs_bwrap
+@pytest.mark.parametrize("warm", [True, False], ids=["warm", "cold"])
+def test_the_kernel_formats_only_the_text_it_keeps(source, source_dir, tmp_path, warm: bool) -> None:
+    """Only text/plain of a displayed object is recorded, so only that is computed: a figure is never
+    drawn to a PNG that grading throws away. The check fails where the PNG formatter still runs (seen by
+    removing the kernelspec's `--DisplayFormatter.active_types`: `drawn: True`)."""
+    settings = NotebookGradingSettings(cell_timeout_s=4, budget_s=60, interrupt_grace_s=5, warm_kernels=warm)
+    tests = by_name(grade(source, submit(tmp_path, student(source_dir, add=DRAWS)), settings))
+    assert tests["test_add"]["status"] == "passed", tests["test_add"]["message"]
+
+
 @needs_bwrap
 def test_hidden_tests_and_silenced_tracebacks(source, source_dir: Path, tmp_path: Path) -> None:
     add = "def add(a, b):\n    return 3 if (a, b) == (1, 2) else 7\n"

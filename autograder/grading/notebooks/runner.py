@@ -34,6 +34,10 @@ sys.modules.setdefault("rfc3987_syntax", None)  # see autograder/grading/_lean.p
 
 MAX_TEXT = 20_000
 """Characters kept of one output's text."""
+KEPT_MIMETYPE = "text/plain"
+"""The one representation kept of a displayed object (`_outputs`). The kernel computes only this one
+(`DisplayFormatter.active_types`), so a figure is never drawn to a PNG that would be thrown away (the
+inline backend drew each one: 1 to 2 CPU-s of a reference submission's four notebooks)."""
 
 
 def _text(value: object) -> str:
@@ -60,7 +64,7 @@ def _outputs(cell) -> list[dict]:
             )
         elif kind in ("execute_result", "display_data"):
             data = out.get("data", {})
-            record = {"output_type": kind, "data": {"text/plain": _text(data.get("text/plain", ""))}}
+            record = {"output_type": kind, "data": {KEPT_MIMETYPE: _text(data.get(KEPT_MIMETYPE, ""))}}
             kept.append(record)
     return kept
 
@@ -420,12 +424,15 @@ async def run(job: dict, secret: dict, log: Log, running: dict | None = None) ->
 def install_kernelspec(folder: str) -> None:
     """A `python3` kernelspec that starts the kernel with `-S`: no .pth hooks (an editable install of
     the trusted kit is one), site-packages come from PYTHONPATH only; and `-P`: the working folder is not
-    put first on sys.path, so a submitted `ipykernel_launcher.py` cannot stand in for the kernel.
-    JUPYTER_PATH points at it."""
+    put first on sys.path, so a submitted `ipykernel_launcher.py` cannot stand in for the kernel; and
+    only KEPT_MIMETYPE among IPython's display formatters. JUPYTER_PATH points at it."""
     spec_dir = os.path.join(folder, "kernels", "python3")
     os.makedirs(spec_dir, exist_ok=True)
     spec = {
-        "argv": [sys.executable, "-S", "-P", "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "argv": [
+            *(sys.executable, "-S", "-P", "-m", "ipykernel_launcher", "-f", "{connection_file}"),
+            f"--DisplayFormatter.active_types={KEPT_MIMETYPE}",
+        ],
         "display_name": "Python 3 (sandboxed)",
         "language": "python",
     }
