@@ -106,13 +106,17 @@ class TreeCpu:
         if "bwrap" in command.split(" ", 1)[0]:
             return "bwrap"
         if "agworker.main" in command:  # the suites' worker factory, a worker it forked, or a cold worker
-            parent = proc.parent().cmdline() if proc.parent() else []
+            parent_proc = proc.parent()
+            parent = parent_proc.cmdline() if parent_proc else []
             forked = bool(parent) and "bwrap" not in parent[0] and "agworker.main" in " ".join(parent)
             return "worker" if forked or "ctl_fd" not in command else "factory"
         if "runner.py" in command:
             return "runner"
         if "zygote.py" in command:  # the notebooks' kernel zygote, or a kernel it forked (own session)
-            return "kernel" if os.getsid(proc.pid) == proc.pid else "zygote"
+            try:
+                return "kernel" if os.getsid(proc.pid) == proc.pid else "zygote"
+            except ProcessLookupError:  # gone since its command line was read: its CPU counts, its role not
+                return ""
         return "kernel" if "ipykernel_launcher" in command else ""
 
     def by_role(self, role: str) -> list[float]:
