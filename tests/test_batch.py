@@ -15,7 +15,15 @@ from pathlib import Path
 import pytest
 from grading_helpers import base_files, processes_mentioning, write_tree, zip_tree
 
-from autograder.grading import ALL_PARTS, GradeSettings, Part, SubmissionResult, find_submissions, grade_batch
+from autograder.grading import (
+    ALL_PARTS,
+    GradeSettings,
+    Part,
+    SubmissionResult,
+    find_submissions,
+    grade_batch,
+    grade_student,
+)
 from autograder.grading.batch import plan_jobs
 from autograder.grading.store import ResultStore
 from autograder.sandbox import IsolationChoice, detect_isolation
@@ -296,3 +304,34 @@ def test_budget_stops_remaining_tests_and_process_isolation_is_reported(suite, t
     budget = [(s, m) for name, (s, _, m) in _tests(result).items() if "test_budget" in name]
     assert len(budget) == 6 and all(s == "timeout" and "budget" in m for s, m in budget)
     assert any(m.startswith("not run") for _, m in budget)
+
+
+THREADS_SUITE = """
+import torch
+def test_threads(submission):
+    assert torch.get_num_threads() == 1, f"the trusted side computes with {torch.get_num_threads()} threads"
+"""
+
+
+def test_the_trusted_side_grades_with_one_torch_thread_and_restores_the_setting(tmp_path):
+    """Many threads would spin for cores that other grading processes hold (and add in a machine's order)."""
+    import torch
+
+    suite = write_tree(
+        tmp_path / "suite",
+        {"test_suite.py": THREADS_SUITE, "rubric.toml": '["test_suite.py::test_threads"]\npoints = 1\n'},
+    )
+    before = torch.get_num_threads()
+    torch.set_num_threads(3)
+    try:
+        result = grade_student(
+            write_tree(tmp_path / "good", base_files(GOOD)),
+            out=tmp_path / "out",
+            parts=SUITES,
+            suites=suite,
+            settings=GradeSettings(call_s=4, submission_s=60, isolation=IsolationChoice.PROCESS),
+        )
+        assert torch.get_num_threads() == 3
+    finally:
+        torch.set_num_threads(before)
+    assert _tests(result) == {"test_suite.py::test_threads": ("passed", 1.0, "")}, _tests(result)

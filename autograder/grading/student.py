@@ -13,7 +13,7 @@ import contextlib
 import logging
 import shutil
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from enum import StrEnum
 from pathlib import Path
@@ -38,6 +38,11 @@ NOTEBOOKS_DIR = Path(__file__).resolve().parents[2] / "notebooks"
 """The instructor's source notebooks of this kit (hidden tests included)."""
 EXAMPLES = 3
 """Segmentation examples on each feedback page."""
+TRUSTED_THREADS = 1
+"""torch threads of the trusted grading process while it grades (references, comparisons, scenes). With
+torch's default of one per core, its OpenMP threads spin waiting for cores that the other grading
+processes hold: 0.6-0.8 of its 2.8 CPU-s per correct submission beside one busy core. One thread also
+makes the trusted side's sums add in the same order on every machine."""
 
 
 class Part(StrEnum):
@@ -64,6 +69,20 @@ def parse_parts(text: str | Iterable[str]) -> tuple[Part, ...]:
     return tuple(p for p in ALL_PARTS if str(p) in names)
 
 
+@contextlib.contextmanager
+def trusted_threads(n: int = TRUSTED_THREADS) -> Iterator[None]:
+    """Run the block with `n` torch threads, then restore the process's setting."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+@trusted_threads()
 def grade_student(
     path: Path,
     *,
