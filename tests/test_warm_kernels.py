@@ -4,14 +4,17 @@ or the zygote costs only its own notebook."""
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import json
+from collections import deque
 from pathlib import Path
+from queue import Empty
 
 import pytest
 from test_nbgrade import needs_bwrap, student, submit, write_sources
 
-from autograder.grading.notebooks import NotebookGradingSettings, grade_notebooks
+from autograder.grading.notebooks import NotebookGradingSettings, grade_notebooks, runner
 
 SETTINGS = NotebookGradingSettings(cell_timeout_s=20, budget_s=120, interrupt_grace_s=5)
 ADD = "def add(a, b):\n    return a + b\n"
@@ -150,3 +153,74 @@ def test_warm_and_cold_kernels_grade_alike(source_dir: Path, tmp_path: Path) -> 
     )
     assert warm == cold
     assert {status for _, status, _, _ in warm} == {"failed", "missing"}
+
+
+class _Channel:
+    """A kernel channel whose messages are already queued; `waits` counts reads that found none (where a
+    real channel would sit out its timeout)."""
+
+    def __init__(self) -> None:
+        self.queue: deque[dict] = deque()
+        self.waits = 0
+
+    async def get_msg(self, timeout: float | None = None) -> dict:
+        if not self.queue:
+            self.waits += 1
+            raise Empty
+        return self.queue.popleft()
+
+    async def msg_ready(self) -> bool:
+        return bool(self.queue)
+
+
+class _StartingKernel:
+    """A kernel client's view of a kernel starting the way ipykernel 7 does: its answer to the first
+    kernel_info goes out before the client's IOPub subscription is in place (only the `iopub_welcome`
+    arrives), later ones come with their `busy` and `idle` statuses. With `welcome=False`, an older kernel
+    that sends no welcome. Something else is queued behind the handshake (`late`)."""
+
+    parent = None
+
+    def __init__(self, welcome: bool = True) -> None:
+        self.shell_channel, self.iopub_channel = _Channel(), _Channel()
+        self.welcome, self.asked, self.info = welcome, [], None
+
+    def kernel_info(self) -> str:
+        msg_id = f"info-{len(self.asked)}"
+        self.asked.append(msg_id)
+        shell, iopub = self.shell_channel.queue, self.iopub_channel.queue
+        shell.append({"msg_type": "kernel_info_reply", "parent_header": {"msg_id": msg_id}})
+        if len(self.asked) == 1:
+            if self.welcome:
+                iopub.append({"msg_type": "iopub_welcome", "parent_header": {}, "content": {}})
+            return msg_id
+        for state in ("busy", "idle"):
+            iopub.append(
+                {
+                    "msg_type": "status",
+                    "parent_header": {"msg_id": msg_id},
+                    "content": {"execution_state": state},
+                }
+            )
+        iopub.append({"msg_type": "stream", "parent_header": {}, "content": {"text": "late"}})
+        return msg_id
+
+    def _handle_kernel_info_reply(self, msg: dict) -> None:
+        self.info = msg
+
+    async def _async_is_alive(self) -> bool:
+        return True
+
+
+@pytest.mark.parametrize("welcome", [True, False], ids=["welcome", "no-welcome"])
+def test_a_kernel_start_ends_with_its_handshake_not_after_a_silence(welcome: bool) -> None:
+    """The notebook runner's kernel clients are ready once IOPub has carried the `idle` of a kernel_info
+    request: they do not then wait for 0.2 s of silence on IOPub, as jupyter_client's `wait_for_ready`
+    does before every kernel start (this test fails with it: one wait), and the kernel's welcome makes
+    them ask again at once. Only a kernel that sends no welcome costs one silence, where its first answer
+    went unseen. What is queued behind the handshake is dropped, so it cannot reach the first cell."""
+    kernel = _StartingKernel(welcome)
+    asyncio.run(runner._wait_for_ready(kernel, timeout=5))
+    assert kernel.asked == ["info-0", "info-1"] and kernel.info is not None
+    assert (kernel.shell_channel.waits, kernel.iopub_channel.waits) == (0, 0 if welcome else 1)
+    assert not kernel.iopub_channel.queue and not kernel.shell_channel.queue
