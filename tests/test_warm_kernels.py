@@ -224,3 +224,34 @@ def test_a_kernel_start_ends_with_its_handshake_not_after_a_silence(welcome: boo
     assert kernel.asked == ["info-0", "info-1"] and kernel.info is not None
     assert (kernel.shell_channel.waits, kernel.iopub_channel.waits) == (0, 0 if welcome else 1)
     assert not kernel.iopub_channel.queue and not kernel.shell_channel.queue
+
+
+class _Flooding(_StartingKernel):
+    """A kernel that publishes on IOPub without end from its start (a student's startup file could)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.iopub_channel.queue = _Endless(
+            {"msg_type": "stream", "parent_header": {}, "content": {"text": "x"}}
+        )
+
+
+class _Endless(deque):
+    def __init__(self, item: dict) -> None:
+        super().__init__()
+        self.item = item
+
+    def __bool__(self) -> bool:
+        return True
+
+    def popleft(self) -> dict:
+        return self.item
+
+
+@pytest.mark.timeout(60)
+def test_a_kernel_that_floods_iopub_from_its_start_fails_to_start_within_the_startup_timeout() -> None:
+    """jupyter_client's own wait reads IOPub until it is silent, so such a kernel holds it for ever (this
+    test then runs into its time limit); here the start fails once the startup timeout has passed."""
+    kernel = _Flooding()
+    with pytest.raises(RuntimeError, match="didn't respond in 0.5 seconds"):
+        asyncio.run(runner._wait_for_ready(kernel, timeout=0.5))

@@ -208,6 +208,9 @@ def _use_zygote(zygote: Zygote | None) -> None:
 IOPUB_QUIET_S = 0.2
 """How long IOPub may stay silent after a kernel_info reply before it counts as not yet connected (and the
 request is sent again), as in jupyter_client."""
+IOPUB_DROPPED = 1000
+"""At most this many messages queued behind the handshake are dropped (a kernel that floods IOPub from the
+start cannot hold the runner here; its cells ignore the rest anyway)."""
 
 
 async def _wait_for_ready(self, timeout: float | None = None) -> None:
@@ -230,17 +233,19 @@ async def _wait_for_ready(self, timeout: float | None = None) -> None:
         except Empty:
             reply = None
         if reply is not None and reply["msg_type"] == "kernel_info_reply":
-            while True:  # IOPub up to the idle of one of our kernel_info requests; silence: ask again
+            while time.monotonic() < deadline:  # IOPub up to the idle of a kernel_info of ours
                 try:
                     msg = await self.iopub_channel.get_msg(timeout=IOPUB_QUIET_S)
                 except Empty:
-                    break
+                    break  # silence: not subscribed yet, ask again
                 if msg.get("msg_type") == "iopub_welcome":
-                    break
+                    break  # subscribed now: ask again at once
                 content, parent = msg.get("content", {}), msg.get("parent_header", {})
                 if content.get("execution_state") == "idle" and parent.get("msg_id") in asked:
                     self._handle_kernel_info_reply(reply)
-                    while await self.iopub_channel.msg_ready():
+                    for _ in range(IOPUB_DROPPED):
+                        if not await self.iopub_channel.msg_ready():
+                            break
                         await self.iopub_channel.get_msg(timeout=0)
                     return
         if not await self._async_is_alive():
