@@ -216,9 +216,10 @@ class _StartingKernel:
 def test_a_kernel_start_ends_with_its_handshake_not_after_a_silence(welcome: bool) -> None:
     """The notebook runner's kernel clients are ready once IOPub has carried the `idle` of a kernel_info
     request: they do not then wait for 0.2 s of silence on IOPub, as jupyter_client's `wait_for_ready`
-    does before every kernel start (this test fails with it: one wait), and the kernel's welcome makes
-    them ask again at once. Only a kernel that sends no welcome costs one silence, where its first answer
-    went unseen. What is queued behind the handshake is dropped, so it cannot reach the first cell."""
+    does before every kernel start, and the kernel's welcome makes them ask again at once (this test
+    fails with jupyter_client's wait: it takes the welcome for the handshake, asks once and then waits).
+    Only a kernel that sends no welcome costs one silence, where its first answer went unseen. What is
+    queued behind the handshake is dropped, so it cannot reach the first cell."""
     kernel = _StartingKernel(welcome)
     asyncio.run(runner._wait_for_ready(kernel, timeout=5))
     assert kernel.asked == ["info-0", "info-1"] and kernel.info is not None
