@@ -157,20 +157,23 @@ def test_warm_and_cold_kernels_grade_alike(source_dir: Path, tmp_path: Path) -> 
 
 class _Channel:
     """A kernel channel whose messages are already queued; `waits` counts reads that found none (where a
-    real channel would sit out its timeout)."""
+    real channel would sit out its timeout). With `flood`, that message is always there."""
 
-    def __init__(self) -> None:
+    def __init__(self, flood: dict | None = None) -> None:
         self.queue: deque[dict] = deque()
         self.waits = 0
+        self.flood = flood
 
     async def get_msg(self, timeout: float | None = None) -> dict:
+        if self.flood is not None:
+            return self.flood
         if not self.queue:
             self.waits += 1
             raise Empty
         return self.queue.popleft()
 
     async def msg_ready(self) -> bool:
-        return bool(self.queue)
+        return self.flood is not None or bool(self.queue)
 
 
 class _StartingKernel:
@@ -232,21 +235,9 @@ class _Flooding(_StartingKernel):
 
     def __init__(self) -> None:
         super().__init__()
-        self.iopub_channel.queue = _Endless(
-            {"msg_type": "stream", "parent_header": {}, "content": {"text": "x"}}
+        self.iopub_channel = _Channel(
+            flood={"msg_type": "stream", "parent_header": {}, "content": {"text": "x"}}
         )
-
-
-class _Endless(deque):
-    def __init__(self, item: dict) -> None:
-        super().__init__()
-        self.item = item
-
-    def __bool__(self) -> bool:
-        return True
-
-    def popleft(self) -> dict:
-        return self.item
 
 
 @pytest.mark.timeout(60)

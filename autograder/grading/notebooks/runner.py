@@ -215,8 +215,8 @@ start cannot hold the runner here; its cells ignore the rest anyway)."""
 
 async def _wait_for_ready(self, timeout: float | None = None) -> None:
     """`AsyncKernelClient.wait_for_ready` without its closing wait. jupyter_client ends a kernel's start by
-    reading IOPub until it has been silent for 0.2 s, so every kernel start idles for 0.2 s, and often 0.4
-    (0.8-1.6 s per submission). A kernel publishes `busy`, answers kernel_info, then publishes `idle` for that
+    reading IOPub until it has been silent for 0.2 s, so every kernel start idles for 0.2 s (0.8 s per
+    submission). A kernel publishes `busy`, answers kernel_info, then publishes `idle` for that
     request: once that `idle` is in, IOPub is connected and caught up with the handshake, and what is queued
     is dropped without waiting. The first request's statuses usually go out before IOPub is subscribed; the
     kernel's `iopub_welcome` says it is now, so the request is sent again at once rather than after 0.2 s of
