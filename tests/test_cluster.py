@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
-from grading_helpers import base_files, processes_mentioning, write_tree, zip_tree
+from grading_helpers import base_files, write_tree, zip_tree
 
 distributed = pytest.importorskip("distributed")
 import cloudpickle  # noqa: E402 - a dependency of distributed
@@ -24,7 +24,12 @@ import dask  # noqa: E402
 from autograder.cli import main as cli_main  # noqa: E402 - after the skip
 from autograder.errors import GradingError  # noqa: E402
 from autograder.grading import BatchSummary, GradeSettings, SubmissionResult, grade_batch  # noqa: E402
-from autograder.grading.executors import ClusterSpec, make_executor, parse_cluster  # noqa: E402
+from autograder.grading.executors import (  # noqa: E402
+    ClusterSpec,
+    can_fork_warm,
+    make_executor,
+    parse_cluster,
+)
 from autograder.grading.remote import ALLOWED_FAILURES, local_cluster, zip_bytes  # noqa: E402
 from autograder.grading.secret import write_key  # noqa: E402
 from autograder.sandbox import IsolationChoice  # noqa: E402
@@ -132,6 +137,30 @@ def _parent(pid: int) -> int | None:
     return None if "zombie" in fields.get("State", "") else int(fields["PPid"])
 
 
+def _grading_child(student: str, workers: set[int]) -> tuple[int, int, int] | None:
+    """(its Dask worker, the grading child, the child's parent) of `student`'s task while the child runs.
+    The child is the top-most process whose output goes to a task folder that holds `<student>.zip` (the
+    sandbox below it writes there too), below a worker: its child when started cold, else its fork
+    server's."""
+    writing = set()
+    for entry in Path("/proc").iterdir():
+        try:
+            log = Path(os.readlink(entry / "fd" / "1")) if entry.name.isdigit() else None
+        except OSError:
+            continue
+        if log is not None and log.name == "child.log" and (log.parent / f"{student}.zip").is_file():
+            writing.add(int(entry.name))
+    for pid in writing:
+        if _parent(pid) in writing:
+            continue
+        parent = ancestor = _parent(pid)
+        for _ in range(2):
+            if ancestor in workers:
+                return ancestor, pid, parent
+            ancestor = _parent(ancestor) if ancestor else None
+    return None
+
+
 def _tests(result: SubmissionResult) -> dict[str, tuple[str, float]]:
     return {t.name: (str(t.status), t.points) for t in result.tests}
 
@@ -163,20 +192,21 @@ def test_cluster_gives_the_same_results_as_local(client, subs, suite, key_file, 
 
 
 def test_a_killed_worker_has_its_task_rerun(client, subs, suite, key_file, tmp_path):
+    """`local:N` workers are not daemonic: each grading child is forked from its worker's fork server (a
+    child cold-started by the worker would be the worker's own child), and dies with the worker."""
     client.wait_for_workers(2, timeout=WORKERS_START_S)
     worker_pids = set(client.run(os.getpid).values())
-    killed: list[tuple[int, int]] = []
+    killed: list[tuple[int, int, int]] = []
 
     def kill_the_slow_ones_worker() -> None:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
-            for pid in processes_mentioning('"student": "slow"'):
-                ppid = _parent(pid)
-                if ppid in worker_pids:  # the grading child of `slow` runs: kill its Dask worker
-                    time.sleep(1.0)
-                    os.kill(ppid, signal.SIGKILL)
-                    killed.append((ppid, pid))
-                    return
+            found = _grading_child("slow", worker_pids)
+            if found is not None:  # the grading child of `slow` runs: kill its Dask worker
+                time.sleep(1.0)
+                os.kill(found[0], signal.SIGKILL)
+                killed.append(found)
+                return
             time.sleep(0.1)
 
     killer = threading.Thread(target=kill_the_slow_ones_worker, daemon=True)
@@ -186,7 +216,8 @@ def test_a_killed_worker_has_its_task_rerun(client, subs, suite, key_file, tmp_p
     )
     killer.join(timeout=5)
     assert killed, "the slow submission's worker was never seen"
-    worker, child = killed[0]
+    worker, child, parent = killed[0]
+    assert parent != worker  # forked from the worker's fork server, not started cold by the worker
     assert {s: r.status for s, r in summary.results.items()} == {"slow": "graded", "good": "graded"}
     assert _tests(summary.results["slow"])["test_suite.py::test_nap"] == ("passed", 1.0)
     for _ in range(100):  # the grading child died with its worker (PR_SET_PDEATHSIG)
@@ -282,24 +313,30 @@ def _free_port() -> int:
 
 
 def test_scheduler_and_workers_started_with_the_dask_cli(subs, suite, key_file, tmp_path):
+    """One worker started as docs/cluster.md says (not daemonic: its grading children are forked from a
+    warm fork server), one with Dask's defaults (daemonic: they start cold); both grade."""
     port = _free_port()
     address = f"tcp://127.0.0.1:{port}"
     common = {"cwd": tmp_path, "stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
     scheduler = [DASK, "scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"]
     procs = [subprocess.Popen(scheduler, **common)]
     try:
-        for _ in range(2):
+        for daemon in ("False", None):
+            env = {k: v for k, v in os.environ.items() if k != "DASK_DISTRIBUTED__WORKER__DAEMON"}
+            env |= {"DASK_DISTRIBUTED__WORKER__DAEMON": daemon} if daemon else {}
             args = [DASK, "worker", address, "--nworkers", "1", "--nthreads", "1", "--no-dashboard"]
-            procs.append(subprocess.Popen([*args, "--local-directory", str(tmp_path)], **common))
+            procs.append(subprocess.Popen([*args, "--local-directory", str(tmp_path)], env=env, **common))
         with distributed.Client(address, timeout=60) as client:
             client.wait_for_workers(2, timeout=WORKERS_START_S)
+            assert sorted(client.run(can_fork_warm).values()) == [False, True]
         out = tmp_path / "out"
-        args = ["grade", str(subs["good"]), "--out", str(out), "--cluster", address]
+        args = ["grade", str(subs["good"]), str(subs["buggy"]), "--out", str(out), "--cluster", address]
         args += ["--suites", str(suite), "--seed", "5", "--secret-file", str(key_file)]
         assert cli_main([*args, "--call-timeout", "30", "--submission-timeout", "120"]) == 0
         results = {p.stem: SubmissionResult.load(p) for p in (out / "results").glob("*.json")}
-        assert {s: r.status for s, r in results.items()} == {"good": "graded"}
+        assert {s: r.status for s, r in results.items()} == {"good": "graded", "buggy": "graded"}
         assert results["good"].score == GOOD_SCORE
+        assert _tests(results["buggy"])["test_suite.py::test_double"] == ("failed", 0.0)
     finally:
         for proc in reversed(procs):
             proc.terminate()

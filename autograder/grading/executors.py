@@ -3,10 +3,11 @@
 An executor takes the jobs still to grade and yields one `Outcome` per job as it ends; the batch
 (`autograder.grading.batch`) turns each outcome into a result and stores it, so resuming works the same
 whichever executor ran the job. Either way every submission is graded by `autograder.grading.child` in
-a fresh process, which runs the student's code only inside the sandbox: locally that process is forked
-from a fork server that imported torch, pytest and the kit once per batch (`GradeSettings.warm_start`);
-on a Dask worker (a daemonic process, which multiprocessing does not let fork servers serve) it is
-started cold with `python -m autograder.grading.child`.
+a fresh process, which runs the student's code only inside the sandbox. That process is forked from a
+fork server that imported torch, pytest and the kit once per batch here, or once per Dask worker
+(`GradeSettings.warm_start`); on a daemonic Dask worker (one started by a nanny under Dask's default
+config), which multiprocessing does not let fork servers serve, it starts cold with
+`python -m autograder.grading.child`.
 """
 
 from __future__ import annotations
@@ -136,7 +137,8 @@ Child = subprocess.Popen[bytes] | WarmChild
 
 def can_fork_warm() -> bool:
     """Whether this process may start children from a fork server (multiprocessing refuses it in a
-    daemonic process, such as a Dask worker under its nanny)."""
+    daemonic process, such as a Dask worker that a nanny started with `distributed.worker.daemon` true,
+    Dask's default; `remote.WORKER_CONFIG`)."""
     return not multiprocessing.current_process().daemon
 
 

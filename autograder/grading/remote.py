@@ -3,9 +3,11 @@
 A task carries the submission (a zip's bytes, or a folder zipped in memory), the trusted bundle (hidden
 suites, rubric, forbidden list, hidden data: zipped once per batch), the child's job settings and the
 hidden-data key. On the worker, `grade_task` writes them to a temp folder and runs the same child as a
-local batch (`python -m autograder.grading.child`) in a subprocess, so student code runs only in the
-sandbox on the worker's host and pytest starts fresh each time; it returns the result to the client,
-which stores it. A task whose worker dies is re-run by Dask elsewhere, up to the scheduler's
+local batch in a fresh process: forked from the worker's own fork server when the worker is not daemonic
+(`local:N` starts them so; `DASK_DISTRIBUTED__WORKER__DAEMON=False` for workers you start), else
+`python -m autograder.grading.child`. Student code runs only in the sandbox on the worker's host and
+pytest starts fresh each time; the task returns the result to the client, which stores it. A task
+whose worker dies is re-run by Dask elsewhere, up to the scheduler's
 `distributed.scheduler.allowed-failures`; after that `KilledWorker` makes the submission `crashed`.
 """
 
@@ -33,7 +35,16 @@ from autograder.errors import GradingError
 from autograder.intake.manifest import JUNK
 from autograder.sandbox import IsolationChoice, cgroups, detect_isolation
 
-from .executors import BatchPlan, ClusterSpec, Outcome, death_message, kill_child, read_tail, spawn_child
+from .executors import (
+    BatchPlan,
+    ClusterSpec,
+    Outcome,
+    can_fork_warm,
+    death_message,
+    kill_child,
+    read_tail,
+    spawn_child,
+)
 from .results import SubmissionResult, SubmissionStatus
 from .secret import read_key, write_key
 
@@ -91,13 +102,22 @@ def trusted_bundle(payload: dict[str, Any]) -> bytes:
     return buffer.getvalue()
 
 
+WORKER_CONFIG = {"distributed.worker.daemon": False}
+"""Dask config under which nannies start their workers as ordinary (not daemonic) processes. A daemonic
+process may not start `multiprocessing` children, so its grading children would start cold: 5.5 against
+2.1 CPU-s each for the trusted grading process (bench/grading.py, 12-05). A worker still ends with its
+nanny (distributed watches the nanny's pipe in every worker it starts)."""
+
+
 def local_cluster(n_workers: int, *, gpu: bool = False, **kwargs: Any) -> Any:
     """A `distributed.LocalCluster` of `n_workers` processes with one thread each (one grading at a time),
-    tasks given up after `ALLOWED_FAILURES` worker deaths; `gpu`: each worker has a `GPU` resource."""
+    tasks given up after `ALLOWED_FAILURES` worker deaths; `gpu`: each worker has a `GPU` resource. Its
+    workers are not daemonic (`WORKER_CONFIG`), those its nannies restart only while `WORKER_CONFIG` is set
+    (`DaskExecutor` keeps it set while it runs)."""
     import dask
     import distributed
 
-    with dask.config.set({"distributed.scheduler.allowed-failures": ALLOWED_FAILURES}):
+    with dask.config.set({"distributed.scheduler.allowed-failures": ALLOWED_FAILURES, **WORKER_CONFIG}):
         return distributed.LocalCluster(
             n_workers=n_workers,
             threads_per_worker=1,
@@ -115,6 +135,7 @@ class DaskExecutor:
         self.spec = spec
         self.client: Any = None
         self._cluster: Any = None
+        self._config: Any = None
         self._warned = False
 
     def __enter__(self) -> DaskExecutor:
@@ -126,6 +147,9 @@ class DaskExecutor:
             ) from None
         try:
             if self.spec.address is None:
+                import dask
+
+                self._config = dask.config.set(WORKER_CONFIG)  # workers restarted after a death too
                 self._cluster = local_cluster(self.spec.local_workers, gpu=self.spec.gpu)
                 self.client = distributed.Client(self._cluster)
             else:
@@ -141,7 +165,9 @@ class DaskExecutor:
             if thing is not None:
                 with contextlib.suppress(Exception):
                     thing.close()
-        self.client = self._cluster = None
+        if self._config is not None:
+            self._config.__exit__(None, None, None)
+        self.client = self._cluster = self._config = None
 
     def _slots(self) -> int:
         """Worker threads that can take a task now (GPU slots with `--gpu`); at least 1."""
@@ -285,7 +311,8 @@ def grade_task(task: dict[str, Any], bundle: bytes) -> dict[str, Any]:
         if task.get("key") is not None:
             payload["key_file"] = str(write_key(root / "hidden-key", task["key"]))
         log_path = root / "child.log"
-        proc = spawn_child(payload, log_path)
+        warm = bool(task["job"]["settings"].get("warm_start", True)) and can_fork_warm()
+        proc = spawn_child(payload, log_path, warm=warm)
         try:
             proc.wait(timeout=task["deadline_s"])
             hung = False
