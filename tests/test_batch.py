@@ -138,7 +138,9 @@ BUGGY = (
     .replace("def quality(): return 0.75", "def quality(): return 0.25")
 )
 SLOW = GOOD.replace('def slow(): return "done"', "def slow():\n    time.sleep(1000)")
-BUDGET = GOOD.replace("def nap(): return None", "def nap():\n    time.sleep(5)")
+# each nap outlasts the whole 8 s budget of test_budget_stops...: with 5 s naps the first one finished
+# in time on a fast machine (the tests before it took under 3 s) and passed
+BUDGET = GOOD.replace("def nap(): return None", "def nap():\n    time.sleep(12)")
 SETTINGS = GradeSettings(call_s=4, submission_s=60, keep_work=True)
 SUITES = (Part.SUITES,)
 
