@@ -112,8 +112,8 @@ nanny (distributed watches the nanny's pipe in every worker it starts)."""
 def local_cluster(n_workers: int, *, gpu: bool = False, **kwargs: Any) -> Any:
     """A `distributed.LocalCluster` of `n_workers` processes with one thread each (one grading at a time),
     tasks given up after `ALLOWED_FAILURES` worker deaths; `gpu`: each worker has a `GPU` resource. Its
-    workers are not daemonic (`WORKER_CONFIG`), those its nannies restart only while `WORKER_CONFIG` is set
-    (`DaskExecutor` keeps it set while it runs)."""
+    workers start not daemonic (`WORKER_CONFIG`); one that a nanny restarts later is so only while
+    `WORKER_CONFIG` is still set, as `DaskExecutor` keeps it while it runs."""
     import dask
     import distributed
 
