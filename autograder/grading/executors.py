@@ -144,11 +144,12 @@ def can_fork_warm() -> bool:
 
 def spawn_child(payload: dict[str, Any], log_path: Path, *, warm: bool = False) -> Child:
     """Start the grading child of `payload` in its own session, output into `log_path`: forked from the
-    fork server when `warm` (the caller checks `can_fork_warm`), else `python -m autograder.grading.child`.
+    fork server when `warm` and this process may (`can_fork_warm`), else
+    `python -m autograder.grading.child`.
 
     Either way the child grades in a fresh process that dies with the batch; the warm one also gets
     this process's environment and working directory as they are now."""
-    if warm:
+    if warm and can_fork_warm():
         context = multiprocessing.get_context("forkserver")
         context.set_forkserver_preload(list(WARM_PRELOAD))  # used when the server starts (once)
         from .child import forked
@@ -256,8 +257,7 @@ class LocalExecutor:
             "stopped": job.stopped,
         }
         plan.child_result(job.student).unlink(missing_ok=True)
-        warm = plan.settings.warm_start and can_fork_warm()
-        proc = spawn_child(payload, plan.logs_dir / f"{job.student}.log", warm=warm)
+        proc = spawn_child(payload, plan.logs_dir / f"{job.student}.log", warm=plan.settings.warm_start)
         log.info("grading %s (pid %d)", job.student, proc.pid)
         return _Running(job, proc, time.monotonic() + plan.deadline_s)
 

@@ -39,7 +39,6 @@ from .executors import (
     BatchPlan,
     ClusterSpec,
     Outcome,
-    can_fork_warm,
     death_message,
     kill_child,
     read_tail,
@@ -311,8 +310,7 @@ def grade_task(task: dict[str, Any], bundle: bytes) -> dict[str, Any]:
         if task.get("key") is not None:
             payload["key_file"] = str(write_key(root / "hidden-key", task["key"]))
         log_path = root / "child.log"
-        warm = bool(task["job"]["settings"].get("warm_start", True)) and can_fork_warm()
-        proc = spawn_child(payload, log_path, warm=warm)
+        proc = spawn_child(payload, log_path, warm=bool(task["job"]["settings"].get("warm_start", True)))
         try:
             proc.wait(timeout=task["deadline_s"])
             hung = False
