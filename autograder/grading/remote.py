@@ -35,15 +35,7 @@ from autograder.errors import GradingError
 from autograder.intake.manifest import JUNK
 from autograder.sandbox import IsolationChoice, cgroups, detect_isolation
 
-from .executors import (
-    BatchPlan,
-    ClusterSpec,
-    Outcome,
-    death_message,
-    kill_child,
-    read_tail,
-    spawn_child,
-)
+from .executors import BatchPlan, ClusterSpec, Outcome, death_message, kill_child, read_tail, spawn_child
 from .results import SubmissionResult, SubmissionStatus
 from .secret import read_key, write_key
 
